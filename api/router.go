@@ -1,0 +1,44 @@
+// Package api is smsflow's thin HTTP service: it authenticates, validates, starts or signals
+// workflows and answers at once. No carrier or HubSpot I/O happens on a request.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// Check reports whether one dependency is usable; nil means ready.
+type Check func(ctx context.Context) error
+
+// Deps is what the handlers need. Every field may be used while the dependency is down: the API
+// keeps answering /healthz and the pure endpoints.
+type Deps struct {
+	Log *slog.Logger
+	// Ready lists the checks of /readyz by name ("postgres", "temporal", "migrations").
+	Ready map[string]Check
+}
+
+// NewRouter builds the Gin engine with every route.
+func NewRouter(d Deps) *gin.Engine {
+	r := gin.New()
+	r.Use(gin.Recovery(), requestLog(d.Log))
+	r.GET("/healthz", func(c *gin.Context) { c.JSON(200, gin.H{"status": "ok"}) })
+	r.GET("/readyz", readyz(d.Ready))
+	RegisterPreview(r)
+	return r
+}
+
+func requestLog(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		if c.Request.URL.Path == "/healthz" || c.Request.URL.Path == "/readyz" {
+			return
+		}
+		log.Info("request", "method", c.Request.Method, "path", c.FullPath(), "status", c.Writer.Status(),
+			"duration_ms", time.Since(start).Milliseconds())
+	}
+}

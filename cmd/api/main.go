@@ -1,0 +1,82 @@
+// Command api serves smsflow's HTTP API.
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/log"
+
+	"smsflow/api"
+	"smsflow/config"
+	"smsflow/store"
+)
+
+func main() {
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("service", "api")
+	if err := run(logger); err != nil {
+		logger.Error("api stopped", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run(logger *slog.Logger) error {
+	cfg, err := config.FromEnv()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	// Neither the pool nor the lazy Temporal client connects here: the API answers /healthz and
+	// the pure endpoints while PostgreSQL or Temporal is down, and /readyz says which.
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	go func() { _ = db.MigrateUntilDone(ctx, logger, 2*time.Second) }()
+	tc, err := client.NewLazyClient(client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace,
+		Logger: log.NewStructuredLogger(logger)})
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+
+	gin.SetMode(gin.ReleaseMode)
+	router := api.NewRouter(api.Deps{
+		Log: logger,
+		Ready: map[string]api.Check{
+			"postgres":   db.Ping,
+			"migrations": db.CheckMigrated,
+			"temporal": func(ctx context.Context) error {
+				_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
+				return err
+			},
+		},
+	})
+	srv := &http.Server{Addr: cfg.APIAddr, Handler: router, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	logger.Info("api listening", "addr", cfg.APIAddr)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("api shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

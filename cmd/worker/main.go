@@ -1,0 +1,83 @@
+// Command worker runs smsflow's Temporal worker: the message workflows and their activities.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
+	"smsflow/activities"
+	"smsflow/config"
+	"smsflow/store"
+	"smsflow/workflows"
+)
+
+func main() {
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("service", "worker")
+	if err := run(logger); err != nil {
+		logger.Error("worker stopped", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run(logger *slog.Logger) error {
+	cfg, err := config.FromEnv()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	go func() { _ = db.MigrateUntilDone(ctx, logger, 2*time.Second) }()
+
+	tc, err := dial(ctx, logger, client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace,
+		Logger: log.NewStructuredLogger(logger)})
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	if err := workflows.CheckSearchAttributes(ctx, tc, cfg.TemporalNamespace); err != nil {
+		return err
+	}
+
+	w := worker.New(tc, cfg.TemporalTaskQueue, worker.Options{})
+	workflows.Register(w, &activities.Activities{Store: db})
+	logger.Info("worker started", "task_queue", cfg.TemporalTaskQueue, "namespace", cfg.TemporalNamespace)
+	errc := make(chan error, 1)
+	go func() { errc <- w.Run(worker.InterruptCh()) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		// w.Run returns once the interrupt it also received has stopped the worker gracefully.
+		return <-errc
+	}
+}
+
+// dial waits for Temporal instead of crash-looping while it starts.
+func dial(ctx context.Context, logger *slog.Logger, opts client.Options) (client.Client, error) {
+	for {
+		tc, err := client.DialContext(ctx, opts)
+		if err == nil {
+			return tc, nil
+		}
+		logger.Warn("temporal not reachable yet; retrying", "address", opts.HostPort, "error", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
+}

@@ -1,0 +1,159 @@
+// Package config reads the service configuration once from the environment into a typed struct.
+// Only main packages call FromEnv; everything else receives the values it needs.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration of the API, the worker and the simulators.
+type Config struct {
+	DatabaseURL       string
+	TemporalAddress   string
+	TemporalNamespace string
+	TemporalTaskQueue string
+	APIAddr           string
+	PublicBaseURL     string
+	ShutdownTimeout   time.Duration
+
+	HubSpot HubSpot
+	Carrier Carrier
+}
+
+// HubSpot holds what the HubSpot side needs.
+type HubSpot struct {
+	APIBaseURL   string
+	AppID        string
+	ClientID     string
+	ClientSecret string
+	// TokenKey encrypts OAuth tokens at rest (32 bytes, base64 or hex).
+	TokenKey string
+}
+
+// Carrier holds the carrier settings.
+type Carrier struct {
+	Primary   string // "sim", "twilio" or "vonage"
+	Secondary string // optional failover carrier
+	// SimURL is the base URL of the carrier simulator (Twilio wire format).
+	SimURL           string
+	TwilioBaseURL    string
+	TwilioAccountSID string
+	TwilioAuthToken  string
+	VonageBaseURL    string
+	VonageAPIKey     string
+	VonageAPISecret  string
+	// WebhookSecret signs the simulator's callbacks to the API.
+	WebhookSecret string
+	// StopShortCode is the short code quoted in the French "STOP au <code>" mention.
+	StopShortCode string
+}
+
+// Var documents one environment variable; Vars is the table the README shows.
+type Var struct {
+	Name, Default, Meaning string
+}
+
+// Vars lists every variable FromEnv reads, with its default.
+var Vars = []Var{
+	{"DATABASE_URL", "postgres://localhost:5432/smsflow?sslmode=disable", "PostgreSQL connection string (pgx format)"},
+	{"TEMPORAL_ADDRESS", "localhost:7233", "Temporal frontend host:port"},
+	{"TEMPORAL_NAMESPACE", "default", "Temporal namespace"},
+	{"TEMPORAL_TASK_QUEUE", "smsflow", "task queue of the message workflows and activities"},
+	{"API_ADDR", ":8080", "listen address of the API"},
+	{"PUBLIC_BASE_URL", "http://localhost:8080", "public URL of the API, used for short links, unsubscribe links and signature checks"},
+	{"SHUTDOWN_TIMEOUT", "15s", "how long a graceful shutdown may take"},
+	{"HUBSPOT_API_BASE_URL", "https://api.hubapi.com", "HubSpot API base URL (the fake HubSpot in development)"},
+	{"HUBSPOT_APP_ID", "", "HubSpot app id"},
+	{"HUBSPOT_CLIENT_ID", "", "HubSpot app OAuth client id"},
+	{"HUBSPOT_CLIENT_SECRET", "", "HubSpot app client secret: OAuth and request signatures"},
+	{"TOKEN_ENCRYPTION_KEY", "", "32-byte key (base64) encrypting OAuth tokens at rest"},
+	{"CARRIER_PRIMARY", "sim", "carrier used first: sim, twilio or vonage"},
+	{"CARRIER_SECONDARY", "", "carrier used when the primary's circuit breaker is open (optional)"},
+	{"CARRIER_SIM_URL", "http://localhost:8090", "carrier simulator base URL"},
+	{"TWILIO_BASE_URL", "https://api.twilio.com", "Twilio API base URL"},
+	{"TWILIO_ACCOUNT_SID", "", "Twilio account SID"},
+	{"TWILIO_AUTH_TOKEN", "", "Twilio auth token (also verifies X-Twilio-Signature)"},
+	{"VONAGE_BASE_URL", "https://rest.nexmo.com", "Vonage SMS API base URL"},
+	{"VONAGE_API_KEY", "", "Vonage API key"},
+	{"VONAGE_API_SECRET", "", "Vonage API secret (also verifies signed webhooks)"},
+	{"CARRIER_WEBHOOK_SECRET", "dev-webhook-secret", "HMAC secret of the carrier simulator's callbacks"},
+	{"STOP_SHORT_CODE", "36180", "short code quoted in the French STOP mention"},
+}
+
+// FromEnv reads the configuration from the process environment.
+func FromEnv() (Config, error) { return FromLookup(os.LookupEnv) }
+
+// FromLookup reads the configuration through lookup, so tests need not touch the environment.
+func FromLookup(lookup func(string) (string, bool)) (Config, error) {
+	get := func(name string) string {
+		if v, ok := lookup(name); ok && strings.TrimSpace(v) != "" {
+			return strings.TrimSpace(v)
+		}
+		for _, v := range Vars {
+			if v.Name == name {
+				return v.Default
+			}
+		}
+		panic("config: undeclared variable " + name) // a programming error, caught by tests
+	}
+	var errs []error
+	shutdown, err := time.ParseDuration(get("SHUTDOWN_TIMEOUT"))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("SHUTDOWN_TIMEOUT: %w", err))
+	}
+	c := Config{
+		DatabaseURL:       get("DATABASE_URL"),
+		TemporalAddress:   get("TEMPORAL_ADDRESS"),
+		TemporalNamespace: get("TEMPORAL_NAMESPACE"),
+		TemporalTaskQueue: get("TEMPORAL_TASK_QUEUE"),
+		APIAddr:           get("API_ADDR"),
+		PublicBaseURL:     strings.TrimRight(get("PUBLIC_BASE_URL"), "/"),
+		ShutdownTimeout:   shutdown,
+		HubSpot: HubSpot{
+			APIBaseURL:   strings.TrimRight(get("HUBSPOT_API_BASE_URL"), "/"),
+			AppID:        get("HUBSPOT_APP_ID"),
+			ClientID:     get("HUBSPOT_CLIENT_ID"),
+			ClientSecret: get("HUBSPOT_CLIENT_SECRET"),
+			TokenKey:     get("TOKEN_ENCRYPTION_KEY"),
+		},
+		Carrier: Carrier{
+			Primary:          get("CARRIER_PRIMARY"),
+			Secondary:        get("CARRIER_SECONDARY"),
+			SimURL:           strings.TrimRight(get("CARRIER_SIM_URL"), "/"),
+			TwilioBaseURL:    strings.TrimRight(get("TWILIO_BASE_URL"), "/"),
+			TwilioAccountSID: get("TWILIO_ACCOUNT_SID"),
+			TwilioAuthToken:  get("TWILIO_AUTH_TOKEN"),
+			VonageBaseURL:    strings.TrimRight(get("VONAGE_BASE_URL"), "/"),
+			VonageAPIKey:     get("VONAGE_API_KEY"),
+			VonageAPISecret:  get("VONAGE_API_SECRET"),
+			WebhookSecret:    get("CARRIER_WEBHOOK_SECRET"),
+			StopShortCode:    get("STOP_SHORT_CODE"),
+		},
+	}
+	for _, u := range []struct{ name, val string }{
+		{"PUBLIC_BASE_URL", c.PublicBaseURL}, {"HUBSPOT_API_BASE_URL", c.HubSpot.APIBaseURL},
+		{"CARRIER_SIM_URL", c.Carrier.SimURL}, {"TWILIO_BASE_URL", c.Carrier.TwilioBaseURL},
+		{"VONAGE_BASE_URL", c.Carrier.VonageBaseURL},
+	} {
+		if p, err := url.Parse(u.val); err != nil || p.Scheme == "" || p.Host == "" {
+			errs = append(errs, fmt.Errorf("%s: %q is not an absolute URL", u.name, u.val))
+		}
+	}
+	for _, cr := range []struct{ name, val string }{{"CARRIER_PRIMARY", c.Carrier.Primary}, {"CARRIER_SECONDARY", c.Carrier.Secondary}} {
+		switch cr.val {
+		case "sim", "twilio", "vonage":
+		case "":
+			if cr.name == "CARRIER_PRIMARY" {
+				errs = append(errs, errors.New("CARRIER_PRIMARY: must be set"))
+			}
+		default:
+			errs = append(errs, fmt.Errorf("%s: %q is not one of sim, twilio, vonage", cr.name, cr.val))
+		}
+	}
+	return c, errors.Join(errs...)
+}

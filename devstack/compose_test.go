@@ -1,0 +1,28 @@
+package devstack
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"smsflow/workflows"
+)
+
+// docker-compose.yml registers the search attributes by hand; it must list exactly what the
+// workflows upsert, as `make run` does from workflows.SearchAttributes.
+func TestComposeRegistersEverySearchAttribute(t *testing.T) {
+	raw, err := os.ReadFile("../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	compose := string(raw)
+	want := workflows.SearchAttributes()
+	for name, typ := range want {
+		if !strings.Contains(compose, "--name "+name+" --type "+typ+" ") {
+			t.Errorf("docker-compose.yml does not create %s as %s", name, typ)
+		}
+	}
+	if got := strings.Count(compose, "search-attribute create"); got != len(want) {
+		t.Errorf("docker-compose.yml creates %d search attributes, the workflows use %d", got, len(want))
+	}
+}

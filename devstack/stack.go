@@ -1,0 +1,205 @@
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"smsflow/workflows"
+)
+
+// Exec starts PostgreSQL (unless DATABASE_URL is set) and a headless Temporal dev server (unless
+// TEMPORAL_ADDRESS is set), runs args with both exported, stops them and returns args' exit code.
+func Exec(ctx context.Context, out io.Writer, args []string) int {
+	root, err := TempDir("smsflow-stack-")
+	if err != nil {
+		fmt.Fprintln(out, "devstack:", err)
+		return 1
+	}
+	defer os.RemoveAll(root)
+	env := os.Environ()
+	if os.Getenv("DATABASE_URL") == "" {
+		pg, err := StartPostgres(ctx, filepath.Join(root, "pg"), 0)
+		if err != nil {
+			fmt.Fprintln(out, err)
+			return 1
+		}
+		defer pg.Stop()
+		env = append(env, "DATABASE_URL="+pg.URL)
+		fmt.Fprintf(out, "devstack: PostgreSQL on 127.0.0.1:%d\n", pg.Port)
+	}
+	if os.Getenv("TEMPORAL_ADDRESS") == "" {
+		logFile, err := os.Create(filepath.Join(root, "temporal.log"))
+		if err != nil {
+			fmt.Fprintln(out, "devstack:", err)
+			return 1
+		}
+		defer logFile.Close()
+		t, err := StartTemporal(ctx, TemporalOptions{Headless: true, SearchAttributes: workflows.SearchAttributes(), Log: logFile})
+		if err != nil {
+			logs, _ := os.ReadFile(logFile.Name())
+			fmt.Fprintf(out, "%v\ntemporal dev server log:\n%s\n", err, logs)
+			return 1
+		}
+		defer t.Stop()
+		env = append(env, "TEMPORAL_ADDRESS="+t.Address, "TEMPORAL_NAMESPACE=default")
+		fmt.Fprintf(out, "devstack: Temporal dev server on %s\n", t.Address)
+	}
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Env, cmd.Stdout, cmd.Stderr, cmd.Stdin = env, os.Stdout, os.Stderr, os.Stdin
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
+	cmd.WaitDelay = 30 * time.Second
+	err = cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &exit):
+		return exit.ExitCode()
+	default:
+		fmt.Fprintln(out, "devstack:", err)
+		return 1
+	}
+}
+
+// Ports of `make run`; fixed so that the README and bookmarks stay true.
+const (
+	RunPostgresPort  = 55432
+	RunTemporalPort  = 7233
+	RunUIPort        = 8233
+	RunAPIPort       = 8080
+	RunCarrierPort   = 8090
+	RunFakeHubSpot   = 8091
+	runStateDir      = ".devstack"
+	runShutdownLimit = 20 * time.Second
+)
+
+type service struct {
+	name, bin, listens string
+	env                []string
+	cmd                *exec.Cmd
+	done               chan struct{} // closed when the process has exited
+}
+
+// Run brings the whole stack up from the repository root, prints where each part listens and
+// stops every part when ctx ends (Ctrl-C) or when one part dies.
+func Run(ctx context.Context, out io.Writer) int {
+	if err := run(ctx, out); err != nil {
+		fmt.Fprintln(out, "devstack:", err)
+		return 1
+	}
+	return 0
+}
+
+func run(ctx context.Context, out io.Writer) error {
+	if err := os.MkdirAll(runStateDir, 0o755); err != nil {
+		return err
+	}
+	state, _ := filepath.Abs(runStateDir)
+	_ = os.Chmod(state, 0o755)
+	pg, err := StartPostgres(ctx, filepath.Join(state, "pg"), RunPostgresPort)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = pg.Stop(); fmt.Fprintln(out, "devstack: PostgreSQL stopped") }()
+	t, err := StartTemporal(ctx, TemporalOptions{Port: RunTemporalPort, UIPort: RunUIPort, DBFile: filepath.Join(state, "temporal.db"),
+		SearchAttributes: workflows.SearchAttributes(), Log: prefixWriter(out, "temporal")})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = t.Stop(); fmt.Fprintln(out, "devstack: Temporal dev server stopped") }()
+
+	apiURL := fmt.Sprintf("http://localhost:%d", RunAPIPort)
+	common := []string{
+		"DATABASE_URL=" + pg.URL,
+		"TEMPORAL_ADDRESS=" + t.Address,
+		"PUBLIC_BASE_URL=" + apiURL,
+		fmt.Sprintf("API_ADDR=127.0.0.1:%d", RunAPIPort),
+		fmt.Sprintf("CARRIER_SIM_URL=http://127.0.0.1:%d", RunCarrierPort),
+		fmt.Sprintf("HUBSPOT_API_BASE_URL=http://127.0.0.1:%d", RunFakeHubSpot),
+	}
+	services := []*service{
+		{name: "api", bin: "bin/api", listens: apiURL},
+		{name: "worker", bin: "bin/worker", listens: "task queue smsflow on " + t.Address},
+	}
+	died := make(chan string, len(services))
+	for _, s := range services {
+		s.cmd = exec.Command(s.bin)
+		s.cmd.Env = append(append(os.Environ(), common...), s.env...)
+		s.cmd.Stdout, s.cmd.Stderr = prefixWriter(out, s.name), prefixWriter(out, s.name)
+		s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		if err := s.cmd.Start(); err != nil {
+			stopAll(services)
+			return fmt.Errorf("start %s (run `make build` first): %w", s.bin, err)
+		}
+		s.done = make(chan struct{})
+		go func() { _ = s.cmd.Wait(); close(s.done); died <- s.name }()
+	}
+	defer stopAll(services)
+
+	fmt.Fprintf(out, "\nsmsflow is starting:\n")
+	fmt.Fprintf(out, "  %-12s %s\n", "PostgreSQL", pg.URL)
+	fmt.Fprintf(out, "  %-12s %s\n", "Temporal", t.Address)
+	fmt.Fprintf(out, "  %-12s %s\n", "Web UI", t.UIURL)
+	for _, s := range services {
+		fmt.Fprintf(out, "  %-12s %s\n", s.name, s.listens)
+	}
+	if err := waitReady(ctx, apiURL+"/readyz", died); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nsmsflow is ready: %s/readyz answers 200. Ctrl-C stops everything.\n\n", apiURL)
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(out, "\ndevstack: stopping")
+		return nil
+	case name := <-died:
+		return fmt.Errorf("%s exited; stopping the stack", name)
+	}
+}
+
+func waitReady(ctx context.Context, url string, died <-chan string) error {
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case name := <-died:
+			return fmt.Errorf("%s exited before the stack was ready", name)
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+// stopAll sends SIGTERM to every service and waits for it to exit, killing it after a grace period.
+func stopAll(services []*service) {
+	for _, s := range services {
+		if s.done != nil {
+			_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
+		}
+	}
+	grace := time.After(runShutdownLimit)
+	for _, s := range services {
+		if s.done == nil {
+			continue
+		}
+		select {
+		case <-s.done:
+		case <-grace:
+			_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+			<-s.done
+		}
+	}
+}

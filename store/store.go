@@ -1,0 +1,35 @@
+// Package store is smsflow's PostgreSQL store: a pgx pool and the schema migrations embedded in
+// the binary. The queries of each concern live beside it in this package.
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Store wraps the connection pool.
+type Store struct {
+	Pool *pgxpool.Pool
+}
+
+// Open creates a pool. It does not wait for the server: a process may start while PostgreSQL is
+// down and become ready later (see Ping).
+func Open(ctx context.Context, databaseURL string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("store: parse DATABASE_URL: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: create pool: %w", err)
+	}
+	return &Store{Pool: pool}, nil
+}
+
+// Close releases every connection.
+func (s *Store) Close() { s.Pool.Close() }
+
+// Ping checks that PostgreSQL answers.
+func (s *Store) Ping(ctx context.Context) error { return s.Pool.Ping(ctx) }
