@@ -8,6 +8,10 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.temporal.io/sdk/client"
+
+	"smsflow/config"
+	"smsflow/store"
 )
 
 // Check reports whether one dependency is usable; nil means ready.
@@ -16,7 +20,10 @@ type Check func(ctx context.Context) error
 // Deps is what the handlers need. Every field may be used while the dependency is down: the API
 // keeps answering /healthz and the pure endpoints.
 type Deps struct {
-	Log *slog.Logger
+	Log      *slog.Logger
+	Config   config.Config
+	Temporal client.Client // lazy: may be unreachable
+	Store    *store.Store  // the pool connects lazily: PostgreSQL may be down
 	// Ready lists the checks of /readyz by name ("postgres", "temporal", "migrations").
 	Ready map[string]Check
 }
@@ -28,6 +35,8 @@ func NewRouter(d Deps) *gin.Engine {
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(200, gin.H{"status": "ok"}) })
 	r.GET("/readyz", readyz(d.Ready))
 	RegisterPreview(r)
+	registerHubSpot(r, d)
+	registerCarriers(r, d)
 	return r
 }
 

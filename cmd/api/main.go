@@ -53,7 +53,10 @@ func run(logger *slog.Logger) error {
 
 	gin.SetMode(gin.ReleaseMode)
 	router := api.NewRouter(api.Deps{
-		Log: logger,
+		Log:      logger,
+		Config:   cfg,
+		Temporal: tc,
+		Store:    db,
 		Ready: map[string]api.Check{
 			"postgres":   db.Ping,
 			"migrations": db.CheckMigrated,
