@@ -54,11 +54,7 @@ var defaultTable = DefaultTable()
 // day's hours). Transactional messages are never held; countries without a rule neither.
 func (t *Table) NextSendTime(at time.Time, r Recipient, c Category) (Decision, error) {
 	d := Decision{SendAt: at.UTC(), RulesVersion: t.Version}
-	switch c {
-	case Transactional:
-		return d, nil
-	case Marketing:
-	default:
+	if c != Marketing && c != Transactional {
 		return d, fmt.Errorf("%w: %q", ErrCategory, c)
 	}
 	rule, ok := t.Rule(r.Country)
@@ -66,7 +62,7 @@ func (t *Table) NextSendTime(at time.Time, r Recipient, c Category) (Decision, e
 		return d, nil
 	}
 	d.Country = rule.Country
-	if rule.Hours == nil && !rule.ClosedOnHolidays {
+	if c == Transactional || (rule.Hours == nil && !rule.ClosedOnHolidays) {
 		return d, nil
 	}
 	zones := r.Timezones

@@ -175,6 +175,9 @@ func TestTransactionalNeverHeld(t *testing.T) {
 		if err != nil || d.Held || !d.SendAt.Equal(at) || d.Reason != "" {
 			t.Errorf("%s: %+v, %v", country, d, err)
 		}
+		if want := map[string]string{"FR": "FR", "CO": "CO", "US": "US", "IE": "IE"}[country]; d.Country != want {
+			t.Errorf("%s: Country = %q, want %q", country, d.Country, want)
+		}
 	}
 }
 
