@@ -171,7 +171,9 @@ func checkError(t *testing.T, text string, opts Options, err, cerr error) {
 			t.Fatalf("INVALID_TEXT for valid UTF-8 %q", text)
 		}
 	case CodeEmptyMessage:
-		if strings.TrimFunc(text, func(r rune) bool { return r >= 0x300 && r <= 0x36F || strings.ContainsRune("\u00AD\u200B\u200C\u200D\u2060\uFEFF", r) }) != "" {
+		if strings.TrimFunc(text, func(r rune) bool {
+			return r >= 0x300 && r <= 0x36F || strings.ContainsRune("\u00AD\u200B\u200C\u200D\u2060\uFEFF", r)
+		}) != "" {
 			t.Fatalf("EMPTY_MESSAGE for %q", text)
 		}
 	case CodeUnsupportedCharacters:
