@@ -109,10 +109,16 @@ func run(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	defer func() { _ = pg.Stop(); fmt.Fprintln(out, "devstack: PostgreSQL stopped") }()
-	t, err := StartTemporal(ctx, TemporalOptions{Port: RunTemporalPort, UIPort: RunUIPort, DBFile: filepath.Join(state, "temporal.db"),
-		SearchAttributes: workflows.SearchAttributes(), Log: prefixWriter(out, "temporal")})
+	// The dev server is chatty (its own workers log every poll error at shutdown): keep it in a file.
+	tlog, err := os.Create(filepath.Join(state, "temporal.log"))
 	if err != nil {
 		return err
+	}
+	defer tlog.Close()
+	t, err := StartTemporal(ctx, TemporalOptions{Port: RunTemporalPort, UIPort: RunUIPort, DBFile: filepath.Join(state, "temporal.db"),
+		SearchAttributes: workflows.SearchAttributes(), Log: tlog})
+	if err != nil {
+		return fmt.Errorf("%w (log: %s)", err, tlog.Name())
 	}
 	defer func() { _ = t.Stop(); fmt.Fprintln(out, "devstack: Temporal dev server stopped") }()
 
@@ -146,7 +152,7 @@ func run(ctx context.Context, out io.Writer) error {
 
 	fmt.Fprintf(out, "\nsmsflow is starting:\n")
 	fmt.Fprintf(out, "  %-12s %s\n", "PostgreSQL", pg.URL)
-	fmt.Fprintf(out, "  %-12s %s\n", "Temporal", t.Address)
+	fmt.Fprintf(out, "  %-12s %s (log %s)\n", "Temporal", t.Address, tlog.Name())
 	fmt.Fprintf(out, "  %-12s %s\n", "Web UI", t.UIURL)
 	for _, s := range services {
 		fmt.Fprintf(out, "  %-12s %s\n", s.name, s.listens)
