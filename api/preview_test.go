@@ -54,7 +54,7 @@ func TestPreviewEncodes(t *testing.T) {
 		{"transliterated without unicode", map[string]any{"message": "Olá “Ana” – até já"},
 			PreviewResponse{Encoding: "GSM7", Segments: 1, Units: 18, UnitCapacity: 160, Remaining: 142,
 				Text: `Ola "Ana" - até ja`, Parts: []string{`Ola "Ana" - até ja`},
-				Replaced: []PreviewReplacement{{"á", "a"}, {"“", `"`}, {"”", `"`}, {"–", "-"}},
+				Replaced:     []PreviewReplacement{{"á", "a"}, {"“", `"`}, {"”", `"`}, {"–", "-"}},
 				UnicodeChars: []string{}}},
 		{"Portuguese tables keep the accents", map[string]any{"message": "Olá Ana, até já", "national_language": "pt"},
 			PreviewResponse{Encoding: "GSM7", NationalLanguage: "pt", Segments: 1, Units: 15, UnitCapacity: 155,
