@@ -283,7 +283,12 @@ func DefaultTable() *Table {
 			"DE": {Country: "DE", Name: "Germany", Holidays: libCalendar(de.Holidays), Timezones: []string{"Europe/Berlin"}, StopMention: "Abmelden: STOPP"},
 			"IT": {Country: "IT", Name: "Italy", Holidays: libCalendar(it.Holidays), Timezones: []string{"Europe/Rome"}, StopMention: "STOP per disiscriverti"},
 		},
-		Aliases:            map[string]string{"GG": "GB", "JE": "GB", "IM": "GB"},
+		// Crown dependencies follow GB (libphonenumber gives GG for many +44 7 numbers); US
+		// territories with +1 numbers are under the TCPA.
+		Aliases: map[string]string{
+			"GG": "GB", "JE": "GB", "IM": "GB",
+			"PR": "US", "VI": "US", "GU": "US", "AS": "US", "MP": "US",
+		},
 		DefaultStopMention: "STOP to opt out",
 		PublicShorteners: []string{
 			"bit.ly", "bitly.com", "tinyurl.com", "goo.gl", "ow.ly", "t.co", "is.gd", "v.gd", "buff.ly",

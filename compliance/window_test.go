@@ -85,6 +85,7 @@ func TestNextSendTimeEdges(t *testing.T) {
 		{"US NY 08:00 EST, the same instant", ny, newYork, "2026-01-15 08:00", ""},
 		// Aliases and countries without rules.
 		{"GG number follows GB: no hours", Recipient{Country: "GG"}, "Europe/Guernsey", "2026-03-22 03:00", ""},
+		{"Puerto Rico follows US", Recipient{Country: "PR", Timezones: []string{"America/Puerto_Rico"}}, "America/Puerto_Rico", "2026-01-15 07:00", "2026-01-15T12:00:00Z"},
 		{"JP: no rule", Recipient{Country: "JP", Timezones: []string{"Asia/Tokyo"}}, "Asia/Tokyo", "2026-03-22 03:00", ""},
 		{"ES: no hours", Recipient{Country: "ES"}, "Europe/Madrid", "2026-03-22 03:00", ""},
 		{"lower-case country", Recipient{Country: "fr"}, paris, "2026-03-22 14:00", "2026-03-23T07:00:00Z"},
