@@ -13,6 +13,7 @@ package encoding
 
 import (
 	"fmt"
+	"math/bits"
 	"strings"
 	"unicode/utf8"
 )
@@ -167,7 +168,18 @@ var (
 type combo struct {
 	lock, single         uint8
 	lockLang, singleLang Language
-	ies                  int // national language IEs in the UDH
+	ies                  int        // national language IEs in the UDH
+	costs                [128]uint8 // septets by rune flags (0: not carried); set by init
+}
+
+func init() {
+	for _, set := range [][]combo{plainCombos[:], portugueseCombos[:], spanishCombos[:], turkishCombos[:]} {
+		for k := range set {
+			for f := range set[k].costs {
+				set[k].costs[f] = uint8(set[k].cost(uint8(f)))
+			}
+		}
+	}
 }
 
 // cost is the septets r (with flags f) takes under c, or 0 if c does not carry it.
@@ -270,7 +282,7 @@ func (o Options) validate() (int, []combo, error) {
 
 // decide scans text once per candidate set and picks the encoding. It does not allocate unless
 // it returns an error.
-func decide(text string, opts Options) (plan, error) {
+func decide(text string, opts Options, rec *recorder) (plan, error) {
 	maxSegs, combos, err := opts.validate()
 	if err != nil {
 		return plan{}, err
@@ -278,41 +290,27 @@ func decide(text string, opts Options) (plan, error) {
 	if text == "" {
 		return plan{}, &Error{Code: CodeEmptyMessage, Message: "message is empty"}
 	}
-	var t [maxCombos]tally
-	ucsUnits, runes := 0, 0
-	for i := 0; i < len(text); {
-		r, n := rune(text[i]), 1
-		if r >= utf8.RuneSelf {
-			r, n = utf8.DecodeRuneInString(text[i:])
+	if !utf8.ValidString(text) {
+		i := 0
+		for {
+			r, n := utf8.DecodeRuneInString(text[i:])
 			if r == utf8.RuneError && n == 1 {
-				return plan{}, &Error{Code: CodeInvalidText,
-					Message: fmt.Sprintf("text is not valid UTF-8 at byte %d", i)}
+				break
 			}
+			i += n
 		}
-		i += n
-		runes++
-		ucsUnits += utf16Len(r)
-		f := flagsOf(r)
-		for k := range combos {
-			c, tk := &combos[k], &t[k]
-			if u := c.cost(f); u > 0 {
-				tk.units += u
-				tk.chars++
-				continue
-			}
-			if opts.AllowUnicode {
-				tk.unsupported++
-				continue
-			}
-			s, ok := replacement(r)
-			if !ok {
-				tk.unsupported++
-				continue
-			}
-			tk.units += c.costString(s)
-			tk.chars += len(s)
-			tk.replaced++
+		return plan{}, &Error{Code: CodeInvalidText, Message: fmt.Sprintf("text is not valid UTF-8 at byte %d", i)}
+	}
+	var t [maxCombos]tally
+	tallyGSM(text, combos, opts.AllowUnicode, &t)
+	feasible := 0
+	for k := range combos {
+		if t[k].unsupported == 0 {
+			feasible++
 		}
+	}
+	if feasible > 1 {
+		rec = nil // Encode walks the winner again
 	}
 
 	best := -1
@@ -324,7 +322,7 @@ func decide(text string, opts Options) (plan, error) {
 			continue
 		}
 		p := plan{alphabet: GSM7, combo: &combos[k], units: tk.units, chars: tk.chars, replaced: tk.replaced}
-		p.segment(text)
+		p.segment(text, rec)
 		over := p.segments > maxSegs || p.chars > MaxCharacters
 		if best < 0 || betterGSM(over, &p, bestOver, &bestPlan) {
 			best, bestPlan, bestOver = k, p, over
@@ -338,8 +336,9 @@ func decide(text string, opts Options) (plan, error) {
 				Message: "characters with no GSM-7 equivalent: " + describe(chars) +
 					"; allow unicode to send them"}
 		}
-		bestPlan = plan{alphabet: UCS2, units: ucsUnits, chars: runes}
-		bestPlan.segment(text)
+		runes := utf8.RuneCountInString(text)
+		bestPlan = plan{alphabet: UCS2, units: runes + supplementary(text), chars: runes}
+		bestPlan.segment(text, rec)
 	}
 	p := bestPlan
 	if p.units == 0 {
@@ -373,6 +372,106 @@ func betterGSM(over bool, p *plan, bestOver bool, best *plan) bool {
 	return p.units < best.units
 }
 
+// tallyGSM costs text under every candidate. With unicode allowed it stops at the first
+// character no candidate carries: GSM-7 is then impossible.
+func tallyGSM(text string, combos []combo, allowUnicode bool, t *[maxCombos]tally) {
+	if len(combos) == 1 {
+		c, tk := &combos[0], &t[0]
+		for _, r := range text {
+			if u := c.costs[flagsOf(r)]; u > 0 {
+				tk.units += int(u)
+				tk.chars++
+				continue
+			}
+			if allowUnicode {
+				tk.unsupported++
+				return
+			}
+			tk.transliterate(c, r)
+		}
+		return
+	}
+	// Runes every candidate carries only need counting by flags: a histogram, costed per
+	// candidate at the end over the flag values seen.
+	var carried uint8 // a rune with none of these flags is carried by no candidate
+	for k := range combos {
+		carried |= combos[k].lock | combos[k].single
+	}
+	var hist [128]int32
+	var seen [2]uint64
+	for _, r := range text {
+		f := flagsOf(r)
+		if allowUnicode {
+			if f&carried == 0 {
+				for k := range combos {
+					t[k].unsupported++
+				}
+				return
+			}
+		} else if !carriedByAll(combos, f) {
+			for k := range combos {
+				c, tk := &combos[k], &t[k]
+				if u := c.costs[f]; u > 0 {
+					tk.units += int(u)
+					tk.chars++
+				} else {
+					tk.transliterate(c, r)
+				}
+			}
+			continue
+		}
+		hist[f]++
+		seen[f>>6] |= 1 << (f & 63)
+	}
+	for w, bitsLeft := range seen {
+		for bitsLeft != 0 {
+			f := w<<6 | bits.TrailingZeros64(bitsLeft)
+			bitsLeft &= bitsLeft - 1
+			n := int(hist[f])
+			for k := range combos {
+				if u := int(combos[k].costs[f]); u > 0 {
+					t[k].units += u * n
+					t[k].chars += n
+				} else {
+					t[k].unsupported += n
+				}
+			}
+		}
+	}
+}
+
+func carriedByAll(combos []combo, f uint8) bool {
+	for k := range combos {
+		if combos[k].costs[f] == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (tk *tally) transliterate(c *combo, r rune) {
+	s, ok := replacement(r)
+	if !ok {
+		tk.unsupported++
+		return
+	}
+	tk.units += c.costString(s)
+	tk.chars += len(s)
+	tk.replaced++
+}
+
+// supplementary counts code points outside the BMP (4-byte UTF-8 sequences): each takes two
+// UTF-16 code units.
+func supplementary(text string) int {
+	n := 0
+	for i := 0; i < len(text); i++ {
+		if text[i] >= 0xF0 {
+			n++
+		}
+	}
+	return n
+}
+
 func fewestUnsupported(t []tally) int {
 	k := 0
 	for i := range t {
@@ -385,7 +484,7 @@ func fewestUnsupported(t []tally) int {
 
 // segment fills segments, capacity and remaining, walking the text only when it needs more than
 // one part.
-func (p *plan) segment(text string) {
+func (p *plan) segment(text string, rec *recorder) {
 	ies := 0
 	if p.combo != nil {
 		ies = p.combo.ies
@@ -396,18 +495,33 @@ func (p *plan) segment(text string) {
 		return
 	}
 	sp := splitter{capacity: Capacity(p.alphabet, true, ies), parts: 1}
+	var out *gsmOut
+	if rec != nil {
+		sp.record, sp.cuts, out = true, make([]cut, 0, p.units/sp.capacity+1), &rec.out
+	}
 	if p.combo != nil {
-		walkGSM(text, p.combo, &sp, nil)
+		walkGSM(text, p.combo, &sp, out)
 	} else {
 		walkUCS2(text, &sp)
 	}
 	p.segments, p.capacity, p.remaining = sp.parts, sp.capacity, sp.capacity-sp.used
+	if rec != nil {
+		rec.sp, rec.walked = sp, true
+	}
+}
+
+// recorder keeps what the deciding walk saw when only one candidate was walked, so Encode does
+// not walk again.
+type recorder struct {
+	sp     splitter
+	out    gsmOut
+	walked bool
 }
 
 func (c *combo) costString(s string) int {
 	u := 0
 	for i := 0; i < len(s); i++ {
-		u += c.cost(flagTable[s[i]])
+		u += int(c.costs[flagTable[s[i]]])
 	}
 	return u
 }
@@ -423,8 +537,8 @@ func utf16Len(r rune) int {
 // translit is set).
 func uncarried(text string, c *combo, translit bool) []string {
 	var out []string
-	for _, r := range text {
-		if c.cost(flagsOf(r)) > 0 {
+	for i, r := range text {
+		if c.costs[flagsOf(r)] > 0 {
 			continue
 		}
 		if translit {
@@ -432,16 +546,16 @@ func uncarried(text string, c *combo, translit bool) []string {
 				continue
 			}
 		}
-		s := string(r)
+		ch := text[i : i+utf8.RuneLen(r)]
 		seen := false
 		for _, o := range out {
-			if o == s {
+			if o == ch {
 				seen = true
 				break
 			}
 		}
 		if !seen {
-			out = append(out, s)
+			out = append(out, ch)
 		}
 	}
 	return out
@@ -462,7 +576,7 @@ func describe(chars []string) string {
 // Count reports the encoding, parts and units of text without building the parts. It does not
 // allocate unless it returns an error.
 func Count(text string, opts Options) (Counts, error) {
-	p, err := decide(text, opts)
+	p, err := decide(text, opts, nil)
 	if err != nil {
 		return Counts{}, err
 	}
@@ -476,39 +590,65 @@ func Count(text string, opts Options) (Counts, error) {
 
 // Encode returns text as it will be sent: encoding, transliterated text and its parts.
 func Encode(text string, opts Options) (Message, error) {
-	p, err := decide(text, opts)
+	var rec recorder
+	p, err := decide(text, opts, &rec)
 	if err != nil {
 		return Message{}, err
 	}
 	m := Message{Alphabet: p.alphabet, Units: p.units, Capacity: p.capacity, Remaining: p.remaining,
 		Characters: p.chars}
-	sp := splitter{capacity: p.capacity, parts: 1, record: true}
 	if p.combo != nil {
 		m.Locking, m.Single = p.combo.lockLang, p.combo.singleLang
-		var out gsmOut
-		walkGSM(text, p.combo, &sp, &out)
-		m.Text = out.finish(text)
-		m.Replaced = out.replaced
 	} else {
-		walkUCS2(text, &sp)
-		m.Text = text
-		_, combos, _ := opts.validate()
-		var t [maxCombos]tally
+		m.UnicodeChars = forcedUCS2(text, opts)
+	}
+	switch {
+	case rec.walked:
+	case p.segments == 1 && p.replaced == 0:
+		m.Text, m.Parts = text, []Part{{Text: text, Units: p.units}}
+		return m, nil
+	default:
+		rec.sp = splitter{capacity: p.capacity, parts: 1, record: true, cuts: make([]cut, 0, p.segments-1)}
+		if p.combo != nil {
+			walkGSM(text, p.combo, &rec.sp, &rec.out)
+		} else {
+			walkUCS2(text, &rec.sp)
+		}
+	}
+	m.Text = text
+	if p.combo != nil {
+		m.Text, m.Replaced = rec.out.finish(text), rec.out.replaced
+	}
+	m.Parts = make([]Part, 0, rec.sp.parts)
+	start := 0
+	for _, c := range rec.sp.cuts {
+		m.Parts = append(m.Parts, Part{Text: m.Text[start:c.off], Units: c.units})
+		start = c.off
+	}
+	m.Parts = append(m.Parts, Part{Text: m.Text[start:], Units: rec.sp.used})
+	return m, nil
+}
+
+// forcedUCS2 names the characters not carried by the enabled candidate that carries most.
+func forcedUCS2(text string, opts Options) []string {
+	_, combos, _ := opts.validate()
+	if len(combos) == 1 {
+		return uncarried(text, &combos[0], false)
+	}
+	var missing [maxCombos]int
+	for _, r := range text {
+		f := flagsOf(r)
 		for k := range combos {
-			for _, r := range text {
-				if combos[k].cost(flagsOf(r)) == 0 {
-					t[k].unsupported++
-				}
+			if combos[k].costs[f] == 0 {
+				missing[k]++
 			}
 		}
-		m.UnicodeChars = uncarried(text, &combos[fewestUnsupported(t[:len(combos)])], false)
 	}
-	m.Parts = make([]Part, 0, sp.parts)
-	start := 0
-	for i, cut := range sp.cuts {
-		m.Parts = append(m.Parts, Part{Text: m.Text[start:cut], Units: sp.units[i]})
-		start = cut
+	best := 0
+	for k := range combos {
+		if missing[k] < missing[best] {
+			best = k
+		}
 	}
-	m.Parts = append(m.Parts, Part{Text: m.Text[start:], Units: sp.used})
-	return m, nil
+	return uncarried(text, &combos[best], false)
 }

@@ -14,15 +14,17 @@ type splitter struct {
 	used     int // units in the current (last) part
 	parts    int
 	record   bool  // Encode: remember where parts start
-	cuts     []int // byte offsets in the sent text where parts 2.. start
-	units    []int // units of each finished part
+	cuts     []cut // one per finished part
 }
+
+// cut is where a part ends: the byte offset in the sent text where the next starts, and the
+// units of the finished part.
+type cut struct{ off, units int }
 
 func (s *splitter) place(cost, off int) {
 	if s.used+cost > s.capacity {
 		if s.record {
-			s.cuts = append(s.cuts, off)
-			s.units = append(s.units, s.used)
+			s.cuts = append(s.cuts, cut{off, s.used})
 		}
 		s.parts++
 		s.used = 0
@@ -107,14 +109,14 @@ func walkGSM(text string, c *combo, sp *splitter, out *gsmOut) {
 		if r >= utf8.RuneSelf {
 			r, n = utf8.DecodeRuneInString(text[i:])
 		}
-		if u := c.cost(flagsOf(r)); u > 0 {
-			w.add(r, u, n)
+		if u := c.costs[flagsOf(r)]; u > 0 {
+			w.add(r, int(u), n)
 			i += n
 			continue
 		}
 		s, _ := replacement(r)
 		for j := 0; j < len(s); j++ {
-			w.add(rune(s[j]), c.cost(flagTable[s[j]]), 1)
+			w.add(rune(s[j]), int(c.costs[flagTable[s[j]]]), 1)
 		}
 		if out != nil {
 			out.replace(text, i, i+n, s)
@@ -128,6 +130,12 @@ func walkGSM(text string, c *combo, sp *splitter, out *gsmOut) {
 // ZWJ sequences) is split between code points, never inside a surrogate pair.
 func walkUCS2(text string, sp *splitter) {
 	for i := 0; i < len(text); {
+		// ASCII other than CR followed by ASCII (or the end): a cluster of its own.
+		if b := text[i]; b < utf8.RuneSelf && b != '\r' && (i+1 == len(text) || text[i+1] < utf8.RuneSelf) {
+			sp.place(1, i)
+			i++
+			continue
+		}
 		r, n := utf8.DecodeRuneInString(text[i:])
 		if simple(r) {
 			j := i + n
@@ -142,9 +150,12 @@ func walkUCS2(text string, sp *splitter) {
 			}
 		}
 		cluster, _, _, _ := uniseg.FirstGraphemeClusterInString(text[i:], -1)
-		cost := 0
-		for _, r := range cluster {
-			cost += utf16Len(r)
+		cost := len(cluster)
+		if cost > 1 {
+			cost = 0
+			for _, r := range cluster {
+				cost += utf16Len(r)
+			}
 		}
 		if cost <= sp.capacity {
 			sp.place(cost, i)
