@@ -1,5 +1,6 @@
 // Package activities holds every piece of I/O the message workflows do: PostgreSQL, HubSpot and
-// carriers. Activities are methods on Activities, so a test swaps a client, not a function.
+// carriers, plus the rule tables and encoders whose results must be recorded in the history.
+// Activities are methods on Activities, so a test swaps a client, not a function.
 package activities
 
 import (
@@ -9,47 +10,52 @@ import (
 	"smsflow/store"
 )
 
+// HubSpot is what the lifecycle needs of HubSpot, per portal (the client finds the portal's
+// token). Errors are the client's typed errors; HubSpotError turns them into retry decisions.
+type HubSpot interface {
+	ReadProperties(ctx context.Context, portalID int64, objectType, objectID string, names []string) (map[string]string, error)
+	AssociatedIDs(ctx context.Context, portalID int64, fromType, fromID, toType string) ([]string, error)
+	UpdateProperties(ctx context.Context, portalID int64, objectType, objectID string, props map[string]string) error
+	// RecordEvent writes a timeline event, or the fallback (a note) where the portal cannot
+	// use timeline events; eventID makes a retry a no-op.
+	RecordEvent(ctx context.Context, portalID int64, fallback bool, ev TimelineEvent) error
+	CompleteCallback(ctx context.Context, portalID int64, callbackID string, outputs map[string]string) error
+}
+
+// TimelineEvent is one status change as HubSpot shows it on the record (SPEC §3 [F25]).
+type TimelineEvent struct {
+	ID         string // message id + status: stable across retries
+	ObjectType string
+	ObjectID   string
+	Status     string
+	At         time.Time
+	Tokens     map[string]string // message id, sender, text, status, characters, segments, campaign…
+}
+
+// Dispatcher sends through the carriers (breaker, failover, exactly-once).
+type Dispatcher interface {
+	Dispatch(ctx context.Context, in DispatchInput) (DispatchResult, error)
+}
+
+// Config is the deployment's configuration the activities need.
+type Config struct {
+	PublicBaseURL string
+	StopShortCode string
+	Defaults      Settings
+}
+
 // Activities holds the clients the activities need.
 type Activities struct {
-	Store *store.Store
+	Store   *store.Store
+	HubSpot HubSpot
+	Carrier Dispatcher
+	Config  Config
 }
 
-// MessageRecord is what the workflow knows of a message at a status change; SaveMessage writes it
-// to the message log.
-type MessageRecord struct {
-	ID               string
-	PortalID         int64
-	ObjectType       string
-	ObjectID         string
-	Channel          string
-	Phone            string
-	Country          string
-	Sender           string
-	SendingUser      string
-	Campaign         string
-	MessageType      string
-	Text             string
-	Encoding         string
-	Segments         int
-	Status           string
-	ErrorCode        string
-	ErrorMessage     string
-	Carrier          string
-	CarrierMessageID string
-	CallbackID       string
-	WorkflowID       string
-	SendAt           *time.Time
-	SentAt           *time.Time
-	DeliveredAt      *time.Time
-}
-
-// SaveMessage writes the message's row in the message log (idempotent).
-func (a *Activities) SaveMessage(ctx context.Context, m MessageRecord) error {
-	return a.Store.SaveMessage(ctx, store.Message{
-		ID: m.ID, PortalID: m.PortalID, ObjectType: m.ObjectType, ObjectID: m.ObjectID, Channel: m.Channel,
-		Phone: m.Phone, Country: m.Country, Sender: m.Sender, SendingUser: m.SendingUser, Campaign: m.Campaign,
-		MessageType: m.MessageType, Text: m.Text, Encoding: m.Encoding, Segments: m.Segments, Status: m.Status,
-		ErrorCode: m.ErrorCode, ErrorMessage: m.ErrorMessage, Carrier: m.Carrier, CarrierMessageID: m.CarrierMessageID,
-		CallbackID: m.CallbackID, WorkflowID: m.WorkflowID, SendAt: m.SendAt, SentAt: m.SentAt, DeliveredAt: m.DeliveredAt,
-	})
+// DefaultSettings are the lifecycle settings of a portal that set none.
+var DefaultSettings = Settings{
+	DeliveryTimeout: 48 * time.Hour,
+	ListenAfter:     7 * 24 * time.Hour,
+	DefaultWait:     24 * time.Hour,
+	MaxSegments:     5,
 }

@@ -5,19 +5,14 @@ package workflows
 import (
 	"strconv"
 	"time"
-
-	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/workflow"
-
-	"smsflow/activities"
 )
 
 // SendSMSName is the registered name of the SMS lifecycle workflow.
 const SendSMSName = "SendSMS"
 
-// SMS statuses (SPEC §3).
+// SMS statuses (SPEC §3). PENDING is ours: accepted, not yet dispatched (being prepared or held).
 const (
-	StatusPending      = "PENDING" // accepted, not yet dispatched (held, or being prepared)
+	StatusPending      = "PENDING"
 	StatusSent         = "SMS_SENT"
 	StatusNotSent      = "SMS_NOT_SENT"
 	StatusDelivered    = "SMS_DELIVERED"
@@ -27,10 +22,20 @@ const (
 	StatusResponse     = "SMS_RESPONSE"
 )
 
+// Error codes the workflow itself sets (others come from phone, encoding, compliance, carriers).
+const (
+	CodeOptedOut            = "OPTED_OUT"
+	CodeConsentMissing      = "CONSENT_MISSING"
+	CodeQuotaExceeded       = "QUOTA_EXCEEDED"
+	CodePortalDisconnected  = "PORTAL_DISCONNECTED"
+	CodeSendUncertain       = "SEND_UNCERTAIN"
+	CodeDeliveryUnconfirmed = "DELIVERY_UNCONFIRMED"
+)
+
 // SMSRequest is one HubSpot "Send SMS" action execution, validated by the API.
 type SMSRequest struct {
 	MessageID          string
-	CallbackID         string
+	CallbackID         string // empty for sends that complete no HubSpot action (CRM card)
 	PortalID           int64
 	ActionDefinitionID string
 	HubSpotWorkflowID  string
@@ -41,23 +46,34 @@ type SMSRequest struct {
 
 // SMSInputs are the action's input fields (SPEC §2.1), typed.
 type SMSInputs struct {
-	PhoneProperty  string
-	Country        string
-	Sender         string
-	MessageType    string // marketing | transactional
-	Message        string
-	AllowUnicode   bool
-	AddStop        bool
-	UnsubscribeURL bool
-	ShortenURLs    bool
-	UTM            map[string]string
-	CampaignName   string
-	SendAt         *time.Time
-	WaitFor        string // none | delivery | click | reply
-	WaitHours      int
+	PhoneProperty    string
+	Country          string
+	Sender           string
+	SendingUser      string
+	MessageType      string // marketing | transactional
+	Message          string
+	AllowUnicode     bool
+	NationalLanguage string
+	MaxSegments      int
+	AddStop          bool
+	UnsubscribeURL   bool
+	ShortenURLs      bool
+	UTM              map[string]string
+	CampaignName     string
+	SendAt           *time.Time
+	WaitFor          string // none | delivery | click | reply
+	WaitHours        int
 }
 
-// SMSResult is the outcome the workflow completes the HubSpot action with.
+// Wait-for values.
+const (
+	WaitNone     = "none"
+	WaitDelivery = "delivery"
+	WaitClick    = "click"
+	WaitReply    = "reply"
+)
+
+// SMSResult is the outcome the HubSpot action is completed with (SPEC §2.1 outputs).
 type SMSResult struct {
 	Status       string
 	MessageID    string
@@ -68,30 +84,41 @@ type SMSResult struct {
 	ErrorMessage string
 }
 
-var storeOptions = workflow.ActivityOptions{
-	StartToCloseTimeout: 10 * time.Second,
-	RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
+// Outputs are the action's output fields, as HubSpot takes them (strings).
+func (r SMSResult) Outputs() map[string]string {
+	return map[string]string{
+		"sms_status":    r.Status,
+		"message_id":    r.MessageID,
+		"campaign_name": r.CampaignName,
+		"segments":      strconv.Itoa(r.Segments),
+		"encoding":      r.Encoding,
+		"error_code":    r.ErrorCode,
+		"error_message": r.ErrorMessage,
+	}
 }
 
-// SendSMS is the lifecycle of one SMS.
-func SendSMS(ctx workflow.Context, req SMSRequest) (SMSResult, error) {
-	if err := workflow.UpsertTypedSearchAttributes(ctx,
-		PortalIDKey.ValueSet(strconv.FormatInt(req.PortalID, 10)),
-		RecordIDKey.ValueSet(req.ObjectType+":"+req.ObjectID),
-		ChannelKey.ValueSet("sms"),
-		StatusKey.ValueSet(StatusPending),
-	); err != nil {
-		return SMSResult{}, err
-	}
-	var a *activities.Activities
-	rec := activities.MessageRecord{
-		ID: req.MessageID, PortalID: req.PortalID, ObjectType: req.ObjectType, ObjectID: req.ObjectID,
-		Channel: "sms", Country: req.Inputs.Country, Sender: req.Inputs.Sender, Campaign: req.Inputs.CampaignName,
-		MessageType: req.Inputs.MessageType, Text: req.Inputs.Message, Status: StatusPending,
-		CallbackID: req.CallbackID, WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID,
-	}
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, storeOptions), a.SaveMessage, rec).Get(ctx, nil); err != nil {
-		return SMSResult{}, err
-	}
-	return SMSResult{Status: StatusPending, MessageID: req.MessageID, CampaignName: req.Inputs.CampaignName}, nil
+// MessageState is what the state query answers: where the message is and why.
+type MessageState struct {
+	MessageID        string
+	Status           string
+	ErrorCode        string
+	ErrorMessage     string
+	WakeAt           *time.Time // set while held by a country window, send_at or a quota
+	HeldReason       string
+	Segments         int
+	Encoding         string
+	Carrier          string
+	CarrierMessageID string
+	ActionCompleted  bool
+	Clicks           int
+	Replies          int
+	History          []StatusChange
 }
+
+// StatusChange is one applied status, at workflow time.
+type StatusChange struct {
+	Status string
+	At     time.Time
+}
+
+func itoa64(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,424 @@
+package activities
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"smsflow/compliance"
+	"smsflow/encoding"
+	"smsflow/phone"
+	"smsflow/render"
+	"smsflow/store"
+)
+
+// ErrPortalDisconnected is what the HubSpot client returns for a portal whose tokens were revoked.
+var ErrPortalDisconnected = errors.New("PORTAL_DISCONNECTED")
+
+// HubSpot properties smsflow keeps on records (SPEC §3 [F26]); created at install.
+const (
+	PropOptedOut        = "smsflow_opted_out"
+	PropNumberInvalid   = "smsflow_number_invalid"
+	PropLastMessageDate = "smsflow_last_message_date"
+	PropLastDestination = "smsflow_last_destination"
+	PropLastMessageID   = "smsflow_last_message_id"
+	PropLastContent     = "smsflow_last_content"
+	PropLastStatus      = "smsflow_last_status"
+	PropSMSConsent      = "smsflow_sms_consent"
+)
+
+// tokenProperties are read from the record for personalization.
+var tokenProperties = []string{"firstname", "lastname", "company", "email", "city", "name"}
+
+// LoadSettings reads the portal's lifecycle settings.
+func (a *Activities) LoadSettings(ctx context.Context, portalID int64) (Settings, error) {
+	p, err := a.Store.PortalSettingsOf(ctx, portalID)
+	if err != nil {
+		return Settings{}, err
+	}
+	s := a.Config.Defaults
+	if s == (Settings{}) {
+		s = DefaultSettings
+	}
+	durations := map[string]*time.Duration{"delivery_timeout": &s.DeliveryTimeout, "listen_after": &s.ListenAfter, "default_wait": &s.DefaultWait}
+	for key, dst := range durations {
+		if v, ok := p.Settings[key].(string); ok {
+			if d, err := time.ParseDuration(v); err == nil && d > 0 {
+				*dst = d
+			}
+		}
+	}
+	if v, ok := p.Settings["max_segments"].(float64); ok && v >= 1 {
+		s.MaxSegments = int(v)
+	}
+	return s, nil
+}
+
+// ResolveRecipient finds the phone of the record (a deal's: its associated contact's, then
+// company's), normalises it for the country and checks the suppression list.
+func (a *Activities) ResolveRecipient(ctx context.Context, in RecipientInput) (Recipient, error) {
+	props := phoneProperties(in.PhoneProperty)
+	names := append(append([]string{}, props...), tokenProperties...)
+	var candidates []struct{ typ, id string }
+	if strings.EqualFold(in.ObjectType, "deal") || strings.EqualFold(in.ObjectType, "0-3") {
+		for _, to := range []struct{ plural, singular string }{{"contacts", "contact"}, {"companies", "company"}} {
+			ids, err := a.HubSpot.AssociatedIDs(ctx, in.PortalID, "deals", in.ObjectID, to.plural)
+			if err != nil {
+				return hubspotOutcome(err)
+			}
+			for _, id := range ids {
+				candidates = append(candidates, struct{ typ, id string }{to.singular, id})
+			}
+		}
+	} else {
+		candidates = append(candidates, struct{ typ, id string }{in.ObjectType, in.ObjectID})
+	}
+	var raw string
+	var from struct{ typ, id string }
+	var values map[string]string
+	for _, c := range candidates {
+		v, err := a.HubSpot.ReadProperties(ctx, in.PortalID, c.typ, c.id, names)
+		if err != nil {
+			return hubspotOutcome(err)
+		}
+		for _, p := range props {
+			if strings.TrimSpace(v[p]) != "" {
+				raw, from, values = v[p], c, v
+				break
+			}
+		}
+		if raw != "" {
+			break
+		}
+	}
+	if raw == "" {
+		what := "the record"
+		if len(candidates) != 1 || candidates[0].typ != in.ObjectType {
+			what = "the deal's associated contacts and companies"
+		}
+		return Recipient{ErrorCode: "NO_PHONE", ErrorMessage: fmt.Sprintf("no phone number in %s (%s)", what, strings.Join(props, ", "))}, nil
+	}
+	num, err := phone.Parse(raw, in.Country)
+	if err != nil {
+		var pe *phone.Error
+		if errors.As(err, &pe) {
+			return Recipient{ErrorCode: pe.Code, ErrorMessage: pe.Error()}, nil
+		}
+		return Recipient{}, err
+	}
+	r := Recipient{Phone: num.E164, PhoneHash: PhoneHash(num.E164), Region: num.Region, Timezones: num.Timezones,
+		ObjectType: from.typ, ObjectID: from.id, Tokens: map[string]string{}}
+	for _, k := range tokenProperties {
+		r.Tokens[k] = strings.TrimSpace(values[k])
+	}
+	if off, reason, err := a.Store.Suppressed(ctx, in.PortalID, channelOr(in.Channel), num.E164); err != nil {
+		return Recipient{}, err
+	} else if off {
+		r.ErrorCode, r.ErrorMessage = "OPTED_OUT", "the recipient opted out ("+reason+")"
+	}
+	return r, nil
+}
+
+func phoneProperties(chosen string) []string {
+	if chosen = strings.TrimSpace(chosen); chosen != "" {
+		return []string{chosen}
+	}
+	return []string{"mobilephone", "phone"}
+}
+
+func channelOr(c string) string {
+	if c == "" {
+		return "sms"
+	}
+	return c
+}
+
+// PhoneHash is the search-attribute form of a number: the first 16 hex digits of its SHA-256.
+// Operators compute it with `printf '+33612345678' | sha256sum | cut -c1-16`.
+func PhoneHash(e164 string) string {
+	sum := sha256.Sum256([]byte(e164))
+	return hex.EncodeToString(sum[:])[:16]
+}
+
+// hubspotOutcome turns a disconnected portal into a NOT_SENT outcome; other errors are retried.
+func hubspotOutcome(err error) (Recipient, error) {
+	if errors.Is(err, ErrPortalDisconnected) {
+		return Recipient{ErrorCode: "PORTAL_DISCONNECTED", ErrorMessage: "the HubSpot portal disconnected the app; reconnect it to send"}, nil
+	}
+	return Recipient{}, err
+}
+
+// Render personalizes the text, makes the tracked and unsubscribe links, appends the STOP mention
+// where due, encodes and segments, checks the content rules and computes the send time. All of it
+// is recorded in the history, so changing a rule table never changes a running message.
+func (a *Activities) Render(ctx context.Context, in RenderInput) (Rendered, error) {
+	category, err := compliance.ParseCategory(in.MessageType)
+	if err != nil {
+		return Rendered{ErrorCode: "INVALID_MESSAGE_TYPE", ErrorMessage: err.Error()}, nil
+	}
+	text := render.Personalize(in.Text, in.Tokens)
+	if strings.Contains(text, render.UnsubscribeToken) {
+		code, err := a.Store.CreateShortLink(ctx, in.MessageID, in.PortalID, store.LinkUnsubscribe, "")
+		if err != nil {
+			return Rendered{}, err
+		}
+		text = strings.ReplaceAll(text, render.UnsubscribeToken, a.Config.PublicBaseURL+"/u/"+code)
+	}
+	if in.ShortenURLs || len(in.UTM) > 0 {
+		replace := map[string]string{}
+		for _, link := range render.Links(text) {
+			if strings.HasPrefix(link, a.Config.PublicBaseURL+"/") {
+				continue // our own unsubscribe link
+			}
+			target := render.WithUTM(link, in.UTM)
+			if !in.ShortenURLs {
+				replace[link] = target
+				continue
+			}
+			code, err := a.Store.CreateShortLink(ctx, in.MessageID, in.PortalID, store.LinkRedirect, target)
+			if err != nil {
+				return Rendered{}, err
+			}
+			replace[link] = a.Config.PublicBaseURL + "/l/" + code
+		}
+		text = render.ReplaceLinks(text, replace)
+	}
+	ccfg := compliance.Config{StopCode: a.Config.StopShortCode, ShortDomains: ownDomains(a.Config.PublicBaseURL)}
+	text, _ = compliance.ApplyStop(text, in.Country, category, in.AddStop, ccfg)
+
+	out := Rendered{}
+	for _, v := range compliance.Check(text, in.Country, compliance.CheckOptions{Category: category, ShortDomains: ccfg.ShortDomains}) {
+		out.Violations = append(out.Violations, Violation{Code: v.Code, Action: string(v.Action), Detail: v.Detail})
+		if v.Action == compliance.Block && out.ErrorCode == "" {
+			out.ErrorCode, out.ErrorMessage = v.Code, fmt.Sprintf("blocked by the %s rules: %s (%s)", in.Country, v.Code, v.Detail)
+		}
+	}
+	if out.ErrorCode != "" {
+		return out, nil
+	}
+	msg, err := encoding.Encode(text, encoding.Options{AllowUnicode: in.AllowUnicode,
+		NationalLanguage: encoding.Language(in.NationalLanguage), MaxSegments: in.MaxSegments})
+	if err != nil {
+		var ee *encoding.Error
+		if errors.As(err, &ee) {
+			out.ErrorCode, out.ErrorMessage = string(ee.Code), ee.Message
+			return out, nil
+		}
+		return Rendered{}, err
+	}
+	out.Text, out.Encoding, out.NationalLanguage = msg.Text, string(msg.Alphabet), string(msg.NationalLanguage())
+	out.Segments, out.Characters = msg.Segments(), msg.Characters
+
+	from := in.Now
+	if in.SendAt != nil && in.SendAt.After(from) {
+		from = *in.SendAt
+	}
+	d, err := compliance.NextSendTime(from, compliance.Recipient{Country: in.Country, Timezones: in.Timezones}, category)
+	if err != nil {
+		out.ErrorCode, out.ErrorMessage = "COMPLIANCE_ERROR", err.Error()
+		return out, nil
+	}
+	out.SendAt, out.Held, out.HeldReason, out.RulesVersion = d.SendAt, d.Held, d.Reason, d.RulesVersion
+	if !d.Held && in.SendAt != nil && in.SendAt.After(in.Now) {
+		out.HeldReason = "scheduled by the workflow's send_at"
+	}
+	return out, nil
+}
+
+func ownDomains(base string) []string {
+	if u, err := url.Parse(base); err == nil && u.Hostname() != "" {
+		return []string{u.Hostname()}
+	}
+	return nil
+}
+
+// CheckBeforeDispatch checks, right before the carrier, what may have changed while the message
+// waited: the suppression list, consent, the portal's connection and the quotas (counted here).
+func (a *Activities) CheckBeforeDispatch(ctx context.Context, in DispatchCheckInput) (DispatchCheck, error) {
+	if off, reason, err := a.Store.Suppressed(ctx, in.PortalID, channelOr(in.Channel), in.Phone); err != nil {
+		return DispatchCheck{}, err
+	} else if off {
+		return DispatchCheck{ErrorCode: "OPTED_OUT", ErrorMessage: "the recipient opted out (" + reason + ")"}, nil
+	}
+	p, err := a.Store.PortalSettingsOf(ctx, in.PortalID)
+	if err != nil {
+		return DispatchCheck{}, err
+	}
+	if !p.Connected {
+		return DispatchCheck{ErrorCode: "PORTAL_DISCONNECTED", ErrorMessage: "the HubSpot portal disconnected the app; reconnect it to send"}, nil
+	}
+	category, _ := compliance.ParseCategory(in.MessageType)
+	if compliance.ConsentRequired(in.Country, category) {
+		prop := PropSMSConsent
+		if v, ok := p.Settings["consent_property"].(string); ok && v != "" {
+			prop = v
+		}
+		v, err := a.HubSpot.ReadProperties(ctx, in.PortalID, in.ObjectType, in.ObjectID, []string{prop})
+		if errors.Is(err, ErrPortalDisconnected) {
+			return DispatchCheck{ErrorCode: "PORTAL_DISCONNECTED", ErrorMessage: "the HubSpot portal disconnected the app; reconnect it to send"}, nil
+		}
+		if err != nil {
+			return DispatchCheck{}, err
+		}
+		if b, _ := strconv.ParseBool(strings.TrimSpace(v[prop])); !b && !strings.EqualFold(strings.TrimSpace(v[prop]), "yes") {
+			return DispatchCheck{ErrorCode: "CONSENT_MISSING", ErrorMessage: fmt.Sprintf("marketing SMS to %s needs express consent: the record's %s is not true", in.Country, prop)}, nil
+		}
+	}
+	q, err := a.Store.ReserveQuota(ctx, in.MessageID, in.PortalID,
+		[]store.QuotaSubject{{Scope: "sender", Subject: in.Sender}, {Scope: "user", Subject: in.SendingUser}}, in.Now)
+	if err != nil {
+		return DispatchCheck{}, err
+	}
+	if !q.OK {
+		what := fmt.Sprintf("quota of %d messages for %s %q in %s reached", q.Limit, q.Scope, q.Subject, q.Period)
+		if q.OnExceed == "defer" {
+			next := nextPeriod(in.Now, q.Period)
+			return DispatchCheck{DeferUntil: &next, DeferReason: what + "; deferred"}, nil
+		}
+		return DispatchCheck{ErrorCode: "QUOTA_EXCEEDED", ErrorMessage: what}, nil
+	}
+	return DispatchCheck{}, nil
+}
+
+// nextPeriod is the start (UTC) of the day or month after the one reached.
+func nextPeriod(now time.Time, period string) time.Time {
+	now = now.UTC()
+	if len(period) == len("2006-01") {
+		return time.Date(now.Year(), now.Month()+1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	return time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC)
+}
+
+// Dispatch sends through the carrier layer.
+func (a *Activities) Dispatch(ctx context.Context, in DispatchInput) (DispatchResult, error) {
+	return a.Carrier.Dispatch(ctx, in)
+}
+
+// RecordStatus writes the status to the message log and its event (idempotent).
+func (a *Activities) RecordStatus(ctx context.Context, ev StatusEvent) error {
+	m := store.Message{ID: ev.MessageID, PortalID: ev.PortalID, ObjectType: ev.ObjectType, ObjectID: ev.ObjectID,
+		Channel: ev.Channel, Phone: ev.Phone, Country: ev.Country, Sender: ev.Sender, SendingUser: ev.SendingUser,
+		Campaign: ev.Campaign, MessageType: ev.MessageType, Text: ev.Text, Encoding: ev.Encoding, Segments: ev.Segments,
+		Status: ev.Status, ErrorCode: ev.ErrorCode, ErrorMessage: ev.ErrorMessage, Carrier: ev.Carrier,
+		CarrierMessageID: ev.CarrierMessageID, CallbackID: ev.CallbackID, WorkflowID: ev.WorkflowID, SendAt: ev.SendAt}
+	at := ev.At
+	switch ev.Status {
+	case "SMS_SENT":
+		m.SentAt = &at
+	case "SMS_DELIVERED":
+		m.DeliveredAt = &at
+	}
+	if err := a.Store.SaveMessage(ctx, m); err != nil {
+		return err
+	}
+	detail, _ := json.Marshal(ev.Detail)
+	id := ev.MessageID
+	eventID := ev.MessageID + ":" + ev.Status
+	if ev.Detail["event_id"] != "" {
+		eventID += ":" + ev.Detail["event_id"]
+	}
+	_, err := a.Store.AddEvent(ctx, store.Event{MessageID: &id, Source: "workflow", SourceEventID: eventID,
+		Kind: "status", Status: ev.Status, Detail: detail, OccurredAt: ev.At})
+	return err
+}
+
+// eventKinds maps statuses to the portal setting that can switch their timeline event off.
+var eventKinds = map[string]string{
+	"SMS_DELIVERED": "delivered", "SMS_NOT_DELIVERED": "not_delivered", "SMS_CLICKED": "clicked",
+	"SMS_RESPONSE": "response", "SMS_UNSUBSCRIBED": "unsubscribed",
+}
+
+// SyncHubSpot writes the status to the record: the timeline event (or the fallback note), unless
+// the portal switched that kind off — the send event is always written — and the properties.
+func (a *Activities) SyncHubSpot(ctx context.Context, ev StatusEvent) error {
+	p, err := a.Store.PortalSettingsOf(ctx, ev.PortalID)
+	if err != nil {
+		return err
+	}
+	if !p.Connected {
+		return nil // nothing can be written; the message log has it
+	}
+	props := map[string]string{
+		PropLastStatus:      ev.Status,
+		PropLastMessageID:   ev.MessageID,
+		PropLastMessageDate: ev.At.UTC().Format(time.RFC3339),
+	}
+	if ev.Phone != "" {
+		props[PropLastDestination] = ev.Phone
+	}
+	if ev.Text != "" {
+		props[PropLastContent] = ev.Text
+	}
+	if ev.OptedOut {
+		props[PropOptedOut] = "true"
+	}
+	if ev.NumberInvalid {
+		props[PropNumberInvalid] = "true"
+	}
+	if err := a.HubSpot.UpdateProperties(ctx, ev.PortalID, ev.ObjectType, ev.ObjectID, props); err != nil {
+		return ignoreDisconnected(err)
+	}
+	if kind, ok := eventKinds[ev.Status]; ok {
+		for _, off := range p.DisabledEvents {
+			if off == kind {
+				return nil
+			}
+		}
+	}
+	tokens := map[string]string{
+		"message_id": ev.MessageID, "sender": ev.Sender, "text": ev.Text, "status": ev.Status,
+		"characters": strconv.Itoa(ev.Characters), "segments": strconv.Itoa(ev.Segments), "campaign": ev.Campaign,
+		"error_code": ev.ErrorCode, "error_message": ev.ErrorMessage,
+	}
+	for k, v := range ev.Detail {
+		if k != "event_id" {
+			tokens[k] = v
+		}
+	}
+	err = a.HubSpot.RecordEvent(ctx, ev.PortalID, p.TimelineMode == "fallback", TimelineEvent{
+		ID: ev.MessageID + "-" + strings.ToLower(ev.Status) + suffix(ev.Detail["event_id"]), ObjectType: ev.ObjectType, ObjectID: ev.ObjectID,
+		Status: ev.Status, At: ev.At, Tokens: tokens,
+	})
+	return ignoreDisconnected(err)
+}
+
+func suffix(eventID string) string {
+	if eventID == "" {
+		return ""
+	}
+	return "-" + eventID
+}
+
+func ignoreDisconnected(err error) error {
+	if errors.Is(err, ErrPortalDisconnected) {
+		return nil
+	}
+	return err
+}
+
+// CompleteAction completes the blocked HubSpot workflow action with the outcome.
+func (a *Activities) CompleteAction(ctx context.Context, in CompleteInput) error {
+	err := a.HubSpot.CompleteCallback(ctx, in.PortalID, in.CallbackID, in.Outputs)
+	if errors.Is(err, ErrPortalDisconnected) {
+		// Nobody can complete it now; HubSpot expires it after hs_expiration_duration.
+		return temporal.NewNonRetryableApplicationError("portal disconnected", "PORTAL_DISCONNECTED", err)
+	}
+	return err
+}
+
+// OptOut puts the recipient on the suppression list, or takes them off it (START).
+func (a *Activities) OptOut(ctx context.Context, in OptOutInput) error {
+	if in.OptIn {
+		return a.Store.Unsuppress(ctx, in.PortalID, channelOr(in.Channel), in.Phone)
+	}
+	return a.Store.Suppress(ctx, in.PortalID, channelOr(in.Channel), in.Phone, in.Reason, in.MessageID)
+}
