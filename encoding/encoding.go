@@ -239,6 +239,7 @@ func Capacity(a Alphabet, multipart bool, nationalIEs int) int {
 
 // tally is what one candidate costs.
 type tally struct {
+	irregular   int // characters of 2 septets: parts may end one septet short
 	units       int
 	chars       int // code points as sent
 	replaced    int
@@ -255,6 +256,9 @@ type plan struct {
 	segments  int
 	capacity  int
 	remaining int
+	exact     bool // segments and remaining are known; else segments is a lower bound
+	upper     int  // when not exact: most parts it may need
+	irregular bool // a part may end short (2-septet characters, CR LF, grapheme clusters)
 }
 
 func (o Options) validate() (int, []combo, error) {
@@ -309,21 +313,30 @@ func decide(text string, opts Options, rec *recorder) (plan, error) {
 			feasible++
 		}
 	}
-	if feasible > 1 {
-		rec = nil // Encode walks the winner again
-	}
 
 	best := -1
 	var bestPlan plan
 	var bestOver bool
+	hasCR := strings.IndexByte(text, '\r') >= 0
 	for k := range combos {
 		tk := &t[k]
 		if tk.unsupported > 0 {
 			continue
 		}
-		p := plan{alphabet: GSM7, combo: &combos[k], units: tk.units, chars: tk.chars, replaced: tk.replaced}
-		p.segment(text, rec)
-		over := p.segments > maxSegs || p.chars > MaxCharacters
+		p := plan{alphabet: GSM7, combo: &combos[k], units: tk.units, chars: tk.chars, replaced: tk.replaced,
+			irregular: tk.irregular > 0 || hasCR}
+		p.estimate()
+		if best >= 0 && !betterGSM(p.overAt(p.segments, maxSegs), &p, bestOver, &bestPlan) {
+			continue // cannot win even with its fewest parts
+		}
+		if !p.exact && p.segments != p.upper {
+			if feasible == 1 {
+				p.walk(text, rec)
+			} else {
+				p.walk(text, nil)
+			}
+		}
+		over := p.overAt(p.segments, maxSegs)
 		if best < 0 || betterGSM(over, &p, bestOver, &bestPlan) {
 			best, bestPlan, bestOver = k, p, over
 		}
@@ -337,8 +350,11 @@ func decide(text string, opts Options, rec *recorder) (plan, error) {
 					"; allow unicode to send them"}
 		}
 		runes := utf8.RuneCountInString(text)
-		bestPlan = plan{alphabet: UCS2, units: runes + supplementary(text), chars: runes}
-		bestPlan.segment(text, rec)
+		bestPlan = plan{alphabet: UCS2, units: runes + supplementary(text), chars: runes, irregular: true}
+		bestPlan.estimate()
+	}
+	if !bestPlan.exact {
+		bestPlan.walk(text, rec)
 	}
 	p := bestPlan
 	if p.units == 0 {
@@ -381,6 +397,9 @@ func tallyGSM(text string, combos []combo, allowUnicode bool, t *[maxCombos]tall
 			if u := c.costs[flagsOf(r)]; u > 0 {
 				tk.units += int(u)
 				tk.chars++
+				if u > 1 {
+					tk.irregular++
+				}
 				continue
 			}
 			if allowUnicode {
@@ -414,6 +433,9 @@ func tallyGSM(text string, combos []combo, allowUnicode bool, t *[maxCombos]tall
 				if u := c.costs[f]; u > 0 {
 					tk.units += int(u)
 					tk.chars++
+					if u > 1 {
+						tk.irregular++
+					}
 				} else {
 					tk.transliterate(c, r)
 				}
@@ -432,6 +454,9 @@ func tallyGSM(text string, combos []combo, allowUnicode bool, t *[maxCombos]tall
 				if u := int(combos[k].costs[f]); u > 0 {
 					t[k].units += u * n
 					t[k].chars += n
+					if u > 1 {
+						t[k].irregular += n
+					}
 				} else {
 					t[k].unsupported += n
 				}
@@ -455,7 +480,11 @@ func (tk *tally) transliterate(c *combo, r rune) {
 		tk.unsupported++
 		return
 	}
-	tk.units += c.costString(s)
+	u := c.costString(s)
+	if u != len(s) {
+		tk.irregular++
+	}
+	tk.units += u
 	tk.chars += len(s)
 	tk.replaced++
 }
@@ -482,29 +511,49 @@ func fewestUnsupported(t []tally) int {
 	return k
 }
 
-// segment fills segments, capacity and remaining, walking the text only when it needs more than
-// one part.
-func (p *plan) segment(text string, rec *recorder) {
+// estimate sets capacity and segments without walking the text: exactly for one part or when
+// every part is filled to the last unit; otherwise the fewest and most parts possible (a part
+// ends at most one unit short in GSM-7, where pieces are 1 or 2 septets).
+func (p *plan) estimate() {
 	ies := 0
 	if p.combo != nil {
 		ies = p.combo.ies
 	}
 	single := Capacity(p.alphabet, false, ies)
 	if p.units <= single {
-		p.segments, p.capacity, p.remaining = 1, single, single-p.units
+		p.segments, p.capacity, p.remaining, p.exact = 1, single, single-p.units, true
 		return
 	}
-	sp := splitter{capacity: Capacity(p.alphabet, true, ies), parts: 1}
+	multi := Capacity(p.alphabet, true, ies)
+	p.capacity = multi
+	p.segments = (p.units + multi - 1) / multi
+	if !p.irregular {
+		p.remaining, p.exact = p.segments*multi-p.units, true
+		return
+	}
+	p.upper = (p.units-1)/(multi-1) + 1
+	if p.alphabet == UCS2 {
+		p.upper = p.units // a grapheme cluster may waste most of a part
+	}
+}
+
+func (p *plan) overAt(segments, maxSegs int) bool {
+	return segments > maxSegs || p.chars > MaxCharacters
+}
+
+// walk finds the exact parts of a multipart plan; rec, when set, keeps them for Encode.
+func (p *plan) walk(text string, rec *recorder) {
+	sp := splitter{capacity: p.capacity, parts: 1}
 	var out *gsmOut
 	if rec != nil {
-		sp.record, sp.cuts, out = true, make([]cut, 0, p.units/sp.capacity+1), &rec.out
+		sp.record, sp.cuts, out = true, make([]cut, 0, p.segments), &rec.out
 	}
 	if p.combo != nil {
 		walkGSM(text, p.combo, &sp, out)
 	} else {
 		walkUCS2(text, &sp)
 	}
-	p.segments, p.capacity, p.remaining = sp.parts, sp.capacity, sp.capacity-sp.used
+	p.segments, p.remaining, p.exact = sp.parts, sp.capacity-sp.used, true
 	if rec != nil {
 		rec.sp, rec.walked = sp, true
 	}
