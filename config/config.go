@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -51,6 +52,22 @@ type Carrier struct {
 	WebhookSecret string
 	// StopShortCode is the short code quoted in the French "STOP au <code>" mention.
 	StopShortCode string
+
+	// VonageSignatureSecret and VonageSignatureMethod verify Vonage signed webhooks (the secret
+	// defaults to VonageAPISecret; the method is md5hash, md5, sha1, sha256 or sha512).
+	VonageSignatureSecret string
+	VonageSignatureMethod string
+	// BreakerFailures consecutive failures open a carrier's circuit breaker for BreakerOpenTimeout.
+	BreakerFailures    int
+	BreakerOpenTimeout time.Duration
+	// SendTimeout bounds one call to a carrier.
+	SendTimeout time.Duration
+	// AtLeastOnce lists carriers whose uncertain sends are sent again (risking a duplicate)
+	// instead of ending SEND_UNCERTAIN when the carrier cannot be asked.
+	AtLeastOnce []string
+	// SimAddr is where cmd/carriersim listens; SimOptions its behaviour (see carrier/sim.ParseOptions).
+	SimAddr    string
+	SimOptions string
 }
 
 // Var documents one environment variable; Vars is the table the README shows.
@@ -83,6 +100,14 @@ var Vars = []Var{
 	{"VONAGE_API_SECRET", "", "Vonage API secret (also verifies signed webhooks)"},
 	{"CARRIER_WEBHOOK_SECRET", "dev-webhook-secret", "HMAC secret of the carrier simulator's callbacks"},
 	{"STOP_SHORT_CODE", "36180", "short code quoted in the French STOP mention"},
+	{"VONAGE_SIGNATURE_SECRET", "", "Vonage signature secret of signed webhooks (default: VONAGE_API_SECRET)"},
+	{"VONAGE_SIGNATURE_METHOD", "md5hash", "Vonage signature method: md5hash, md5, sha1, sha256 or sha512"},
+	{"CARRIER_BREAKER_FAILURES", "5", "consecutive carrier failures that open its circuit breaker"},
+	{"CARRIER_BREAKER_OPEN", "30s", "how long an open breaker rejects sends before trying one"},
+	{"CARRIER_SEND_TIMEOUT", "10s", "timeout of one call to a carrier"},
+	{"CARRIER_AT_LEAST_ONCE", "", "carriers (comma-separated) resent after an uncertain send instead of SEND_UNCERTAIN"},
+	{"CARRIERSIM_ADDR", "127.0.0.1:8090", "listen address of the carrier simulator"},
+	{"CARRIERSIM_OPTIONS", "", "carrier simulator behaviour, e.g. seed=1,delay=200ms,undelivered=0.05,reply=0.1,stop=0.02,click=0.3,5xx=0,timeout=0"},
 }
 
 // FromEnv reads the configuration from the process environment.
@@ -133,7 +158,40 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 			VonageAPISecret:  get("VONAGE_API_SECRET"),
 			WebhookSecret:    get("CARRIER_WEBHOOK_SECRET"),
 			StopShortCode:    get("STOP_SHORT_CODE"),
+
+			VonageSignatureSecret: get("VONAGE_SIGNATURE_SECRET"),
+			VonageSignatureMethod: get("VONAGE_SIGNATURE_METHOD"),
+			SimAddr:               get("CARRIERSIM_ADDR"),
+			SimOptions:            get("CARRIERSIM_OPTIONS"),
 		},
+	}
+	if c.Carrier.VonageSignatureSecret == "" {
+		c.Carrier.VonageSignatureSecret = c.Carrier.VonageAPISecret
+	}
+	switch c.Carrier.VonageSignatureMethod {
+	case "md5hash", "md5", "sha1", "sha256", "sha512":
+	default:
+		errs = append(errs, fmt.Errorf("VONAGE_SIGNATURE_METHOD: %q is not one of md5hash, md5, sha1, sha256, sha512", c.Carrier.VonageSignatureMethod))
+	}
+	if n, err := strconv.Atoi(get("CARRIER_BREAKER_FAILURES")); err != nil || n < 1 {
+		errs = append(errs, fmt.Errorf("CARRIER_BREAKER_FAILURES: %q is not a positive integer", get("CARRIER_BREAKER_FAILURES")))
+	} else {
+		c.Carrier.BreakerFailures = n
+	}
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+	}{{"CARRIER_BREAKER_OPEN", &c.Carrier.BreakerOpenTimeout}, {"CARRIER_SEND_TIMEOUT", &c.Carrier.SendTimeout}} {
+		v, err := time.ParseDuration(get(d.name))
+		if err != nil || v <= 0 {
+			errs = append(errs, fmt.Errorf("%s: %q is not a positive duration", d.name, get(d.name)))
+		}
+		*d.dst = v
+	}
+	for _, name := range strings.Split(get("CARRIER_AT_LEAST_ONCE"), ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			c.Carrier.AtLeastOnce = append(c.Carrier.AtLeastOnce, name)
+		}
 	}
 	for _, u := range []struct{ name, val string }{
 		{"PUBLIC_BASE_URL", c.PublicBaseURL}, {"HUBSPOT_API_BASE_URL", c.HubSpot.APIBaseURL},

@@ -1,0 +1,60 @@
+package dispatch
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+
+	"smsflow/carrier"
+	"smsflow/carrier/twilio"
+	"smsflow/carrier/vonage"
+	"smsflow/config"
+)
+
+// FromConfig builds the dispatcher of cfg.Carrier: primary, optional secondary, breaker settings,
+// at-least-once carriers, status callbacks to cfg.PublicBaseURL.
+func FromConfig(cfg config.Config, attempts Attempts, log *slog.Logger) (*Dispatcher, error) {
+	primary, err := NewSender(cfg, cfg.Carrier.Primary, nil)
+	if err != nil {
+		return nil, err
+	}
+	var secondary *Carrier
+	if cfg.Carrier.Secondary != "" {
+		s, err := NewSender(cfg, cfg.Carrier.Secondary, nil)
+		if err != nil {
+			return nil, err
+		}
+		secondary = &Carrier{Sender: s, AtLeastOnce: slices.Contains(cfg.Carrier.AtLeastOnce, s.Name())}
+	}
+	return New(attempts, Carrier{Sender: primary, AtLeastOnce: slices.Contains(cfg.Carrier.AtLeastOnce, primary.Name())}, secondary, Settings{
+		BreakerFailures:    cfg.Carrier.BreakerFailures,
+		BreakerOpenTimeout: cfg.Carrier.BreakerOpenTimeout,
+		SendTimeout:        cfg.Carrier.SendTimeout,
+		CallbackBaseURL:    cfg.PublicBaseURL,
+		Log:                log,
+	}), nil
+}
+
+// NewSender builds the adapter of a carrier name: "sim" (the simulator, Twilio wire format with
+// lookup by reference), "twilio" or "vonage". hc may be nil; call timeouts come from contexts.
+func NewSender(cfg config.Config, name string, hc *http.Client) (carrier.Sender, error) {
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	c := cfg.Carrier
+	switch name {
+	case "sim":
+		sid := c.TwilioAccountSID
+		if sid == "" {
+			sid = "ACsimulator"
+		}
+		return twilio.New(twilio.Options{Name: "sim", BaseURL: c.SimURL, AccountSID: sid, AuthToken: "sim", HTTPClient: hc,
+			ReferenceLookup: true}), nil
+	case "twilio":
+		return twilio.New(twilio.Options{BaseURL: c.TwilioBaseURL, AccountSID: c.TwilioAccountSID, AuthToken: c.TwilioAuthToken, HTTPClient: hc}), nil
+	case "vonage":
+		return vonage.New(vonage.Options{BaseURL: c.VonageBaseURL, APIKey: c.VonageAPIKey, APISecret: c.VonageAPISecret, HTTPClient: hc}), nil
+	}
+	return nil, fmt.Errorf("dispatch: unknown carrier %q", name)
+}

@@ -1,0 +1,308 @@
+// Package dispatch sends a message through the configured carriers: one circuit breaker per
+// carrier, failover to a secondary carrier while the primary's breaker is open, and exactly-once
+// bookkeeping — every call to a carrier is recorded before it is made, a recorded acceptance is
+// returned without calling again, and an attempt whose outcome was lost is resolved by asking the
+// carrier (where its API can) rather than by sending again.
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+
+	"smsflow/carrier"
+	"smsflow/store"
+)
+
+// Attempts records dispatch attempts; *store.Store implements it.
+type Attempts interface {
+	DispatchAttempts(ctx context.Context, messageID string) ([]store.DispatchAttempt, error)
+	StartAttempt(ctx context.Context, messageID, carrierName string) (int, error)
+	FinishAttempt(ctx context.Context, messageID string, attempt int, o store.AttemptOutcome) error
+}
+
+var (
+	// ErrBreakerOpen: the carrier's circuit breaker is open and no secondary carrier could take
+	// the message. Nothing was sent; the activity fails fast and Temporal retries later.
+	ErrBreakerOpen = errors.New("dispatch: carrier circuit breaker open")
+	// ErrSendUncertain: a carrier may have accepted the message but the answer was lost, and the
+	// carrier cannot be asked; sending again could duplicate it. The message ends SEND_UNCERTAIN.
+	ErrSendUncertain = errors.New("dispatch: send outcome uncertain")
+)
+
+// Carrier is one carrier with its exactly-once policy.
+type Carrier struct {
+	Sender carrier.Sender
+	// AtLeastOnce: after an uncertain send that cannot be resolved by a lookup, send again
+	// (risking a duplicate) instead of returning ErrSendUncertain.
+	AtLeastOnce bool
+}
+
+// Settings tune the breakers and the calls.
+type Settings struct {
+	BreakerFailures    int           // consecutive failures that open a breaker (default 5)
+	BreakerOpenTimeout time.Duration // how long it stays open before one trial (default 30 s)
+	SendTimeout        time.Duration // bound of one carrier call (default 10 s)
+	// CallbackBaseURL is the API's public URL: a message without StatusCallbackURL gets
+	// <base>/carriers/<carrier>/status?mid=<message id>.
+	CallbackBaseURL string
+	Log             *slog.Logger
+}
+
+// Result is the outcome of Send.
+type Result struct {
+	carrier.Receipt
+	Attempt int // the dispatch attempt that was accepted
+	// Recovered: the acceptance was found (recorded earlier, or by asking the carrier) rather
+	// than obtained by this call's send.
+	Recovered bool
+}
+
+type route struct {
+	name        string
+	sender      carrier.Sender
+	finder      carrier.Finder
+	atLeastOnce bool
+	cb          *gobreaker.CircuitBreaker[carrier.Receipt]
+}
+
+// Dispatcher sends through a primary and an optional secondary carrier.
+type Dispatcher struct {
+	attempts Attempts
+	routes   []*route // primary first
+	byName   map[string]*route
+	s        Settings
+	log      *slog.Logger
+}
+
+// New builds a dispatcher. secondary may be nil.
+func New(attempts Attempts, primary Carrier, secondary *Carrier, s Settings) *Dispatcher {
+	if s.BreakerFailures <= 0 {
+		s.BreakerFailures = 5
+	}
+	if s.BreakerOpenTimeout <= 0 {
+		s.BreakerOpenTimeout = 30 * time.Second
+	}
+	if s.SendTimeout <= 0 {
+		s.SendTimeout = 10 * time.Second
+	}
+	log := s.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	d := &Dispatcher{attempts: attempts, byName: map[string]*route{}, s: s, log: log}
+	d.add(primary)
+	if secondary != nil && secondary.Sender != nil && secondary.Sender.Name() != primary.Sender.Name() {
+		d.add(*secondary)
+	}
+	return d
+}
+
+func (d *Dispatcher) add(c Carrier) {
+	r := &route{name: c.Sender.Name(), sender: c.Sender, atLeastOnce: c.AtLeastOnce}
+	r.finder, _ = c.Sender.(carrier.Finder)
+	failures := uint32(d.s.BreakerFailures)
+	r.cb = gobreaker.NewCircuitBreaker[carrier.Receipt](gobreaker.Settings{
+		Name:        r.name,
+		MaxRequests: 1,
+		Timeout:     d.s.BreakerOpenTimeout,
+		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures },
+		// A refused message says the carrier is up: only temporary, rate-limited and uncertain
+		// failures count against it.
+		IsSuccessful: func(err error) bool { return err == nil || carrier.ClassOf(err) == carrier.Permanent },
+		OnStateChange: func(name string, from, to gobreaker.State) {
+			d.log.Warn("carrier breaker", "carrier", name, "from", from.String(), "to", to.String())
+		},
+	})
+	d.routes = append(d.routes, r)
+	d.byName[r.name] = r
+}
+
+// BreakerState is the state of a carrier's breaker (closed for an unknown carrier).
+func (d *Dispatcher) BreakerState(carrierName string) gobreaker.State {
+	if r := d.byName[carrierName]; r != nil {
+		return r.cb.State()
+	}
+	return gobreaker.StateClosed
+}
+
+// Send hands m to a carrier at most once (unless the carrier is configured at-least-once).
+//
+// Errors: a *carrier.Error of class Permanent (NOT_SENT; see NumberInvalid, OptedOut), ErrSendUncertain
+// (SEND_UNCERTAIN, do not retry), ErrBreakerOpen (retry later), and anything else is temporary
+// (retry; a retried Send resolves what this one left open).
+func (d *Dispatcher) Send(ctx context.Context, m carrier.Message) (Result, error) {
+	if m.ID == "" {
+		return Result{}, &carrier.Error{Carrier: "dispatch", Class: carrier.Permanent, Message: "message without id"}
+	}
+	past, err := d.attempts.DispatchAttempts(ctx, m.ID)
+	if err != nil {
+		return Result{}, err
+	}
+	for _, a := range past {
+		if a.State == store.AttemptAccepted {
+			return recorded(a), nil
+		}
+	}
+	for _, a := range past {
+		if a.State != store.AttemptStarted && a.State != store.AttemptUncertain {
+			continue
+		}
+		res, ok, err := d.resolve(ctx, m, a)
+		if err != nil || ok {
+			return res, err
+		}
+	}
+	var lastErr error
+	for _, r := range d.routes {
+		if r.cb.State() == gobreaker.StateOpen {
+			lastErr = fmt.Errorf("%w: %s", ErrBreakerOpen, r.name)
+			continue
+		}
+		res, err := d.sendVia(ctx, m, r)
+		if errors.Is(err, ErrBreakerOpen) {
+			lastErr = err
+			continue
+		}
+		return res, err
+	}
+	return Result{}, lastErr
+}
+
+func recorded(a store.DispatchAttempt) Result {
+	at := a.StartedAt
+	if a.FinishedAt != nil {
+		at = *a.FinishedAt
+	}
+	return Result{Receipt: carrier.Receipt{Carrier: a.Carrier, CarrierMessageID: a.CarrierMessageID, Status: a.CarrierStatus,
+		Segments: a.Segments, AcceptedAt: at}, Attempt: a.Attempt, Recovered: true}
+}
+
+// resolve settles an attempt whose outcome is unknown (the answer was lost, or the worker died
+// mid-call): accepted if the carrier knows the message, abandoned (ok=false, so Send goes on) if
+// it does not or the carrier is at-least-once, ErrSendUncertain otherwise.
+func (d *Dispatcher) resolve(ctx context.Context, m carrier.Message, a store.DispatchAttempt) (Result, bool, error) {
+	r := d.byName[a.Carrier]
+	if r == nil {
+		return Result{}, false, fmt.Errorf("%w: attempt %d went to %s, which is no longer configured", ErrSendUncertain, a.Attempt, a.Carrier)
+	}
+	if r.finder != nil {
+		rec, found, err := r.finder.Lookup(ctx, m.ID)
+		switch {
+		case err == nil && found:
+			return d.accept(ctx, m, a.Attempt, r, rec, true)
+		case err == nil:
+			if err := d.finish(ctx, m.ID, a.Attempt, store.AttemptOutcome{State: store.AttemptAbandoned,
+				ErrorMessage: "the carrier has no message with our reference"}); err != nil {
+				return Result{}, false, err
+			}
+			return Result{}, false, nil
+		case !errors.Is(err, carrier.ErrLookupUnsupported):
+			return Result{}, false, fmt.Errorf("dispatch: resolve attempt %d of %s: %w", a.Attempt, m.ID, err)
+		}
+	}
+	if r.atLeastOnce {
+		if err := d.finish(ctx, m.ID, a.Attempt, store.AttemptOutcome{State: store.AttemptAbandoned,
+			ErrorMessage: "outcome unknown; sent again (at-least-once)"}); err != nil {
+			return Result{}, false, err
+		}
+		return Result{}, false, nil
+	}
+	return Result{}, false, fmt.Errorf("%w: attempt %d to %s ended without an answer and %s cannot be asked",
+		ErrSendUncertain, a.Attempt, a.Carrier, a.Carrier)
+}
+
+func (d *Dispatcher) sendVia(ctx context.Context, m carrier.Message, r *route) (Result, error) {
+	n, err := d.attempts.StartAttempt(ctx, m.ID, r.name)
+	if err != nil {
+		return Result{}, err
+	}
+	if m.StatusCallbackURL == "" && d.s.CallbackBaseURL != "" {
+		m.StatusCallbackURL = CallbackURL(d.s.CallbackBaseURL, r.name, m.ID)
+	}
+	callCtx, cancel := context.WithTimeout(ctx, d.s.SendTimeout)
+	rec, err := r.cb.Execute(func() (carrier.Receipt, error) { return r.sender.Send(callCtx, m) })
+	cancel()
+	switch {
+	case err == nil:
+		res, _, err := d.accept(ctx, m, n, r, rec, false)
+		return res, err
+	case errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests):
+		if ferr := d.finish(ctx, m.ID, n, store.AttemptOutcome{State: store.AttemptFailed, ErrorClass: "breaker-open"}); ferr != nil {
+			return Result{}, ferr
+		}
+		return Result{}, fmt.Errorf("%w: %s", ErrBreakerOpen, r.name)
+	}
+	o := store.AttemptOutcome{State: store.AttemptFailed, ErrorClass: carrier.ClassOf(err).String(), ErrorMessage: err.Error()}
+	var ce *carrier.Error
+	if errors.As(err, &ce) {
+		o.ErrorCode = ce.Code
+	}
+	if carrier.ClassOf(err) != carrier.Uncertain {
+		if ferr := d.finish(ctx, m.ID, n, o); ferr != nil {
+			return Result{}, errors.Join(err, ferr)
+		}
+		return Result{}, err
+	}
+	o.State = store.AttemptUncertain
+	if ferr := d.finish(ctx, m.ID, n, o); ferr != nil {
+		return Result{}, errors.Join(err, ferr)
+	}
+	d.log.Warn("carrier send uncertain", "carrier", r.name, "message_id", m.ID, "attempt", n)
+	// Ask at once where the carrier allows; otherwise decide by policy.
+	a := store.DispatchAttempt{MessageID: m.ID, Attempt: n, Carrier: r.name, State: store.AttemptUncertain}
+	if r.finder != nil {
+		rec, found, lerr := r.finder.Lookup(ctx, m.ID)
+		switch {
+		case lerr == nil && found:
+			res, _, err := d.accept(ctx, m, n, r, rec, true)
+			return res, err
+		case lerr == nil, !errors.Is(lerr, carrier.ErrLookupUnsupported):
+			// Not visible yet, or the carrier is not answering: a retried Send looks again.
+			return Result{}, err
+		}
+	}
+	if r.atLeastOnce {
+		return Result{}, err // a retried Send abandons the attempt and sends again
+	}
+	_, _, rerr := d.resolve(ctx, m, a)
+	return Result{}, errors.Join(rerr, err)
+}
+
+func (d *Dispatcher) accept(ctx context.Context, m carrier.Message, attempt int, r *route, rec carrier.Receipt, recovered bool) (Result, bool, error) {
+	rec.Carrier = r.name
+	if rec.AcceptedAt.IsZero() {
+		rec.AcceptedAt = time.Now().UTC()
+	}
+	err := d.finish(ctx, m.ID, attempt, store.AttemptOutcome{State: store.AttemptAccepted, CarrierMessageID: rec.CarrierMessageID,
+		CarrierStatus: rec.Status, Segments: rec.Segments})
+	if err != nil {
+		// The carrier has the message: report it even though the bookkeeping failed (a later
+		// Send would find this attempt started and resolve it).
+		d.log.Error("dispatch: recording an accepted attempt failed", "carrier", r.name, "message_id", m.ID, "attempt", attempt, "error", err)
+	}
+	return Result{Receipt: rec, Attempt: attempt, Recovered: recovered}, true, nil
+}
+
+// finish records an outcome even when the caller's context is done: the call already happened.
+func (d *Dispatcher) finish(ctx context.Context, messageID string, attempt int, o store.AttemptOutcome) error {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return d.attempts.FinishAttempt(fctx, messageID, attempt, o)
+}
+
+// CallbackURL is the status callback URL of a message sent through carrierName. Vonage receipts
+// carry client-ref (signed), so only Twilio-format carriers get our id in the query, which
+// Twilio's signature covers.
+func CallbackURL(base, carrierName, messageID string) string {
+	u := base + "/carriers/" + url.PathEscape(carrierName) + "/status"
+	if carrierName != "vonage" {
+		u += "?mid=" + url.QueryEscape(messageID)
+	}
+	return u
+}
