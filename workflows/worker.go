@@ -16,9 +16,11 @@ import (
 
 // Register adds the workflows and activities to a worker.
 func Register(w worker.Registry, a *activities.Activities) {
-	w.RegisterWorkflowWithOptions(SendSMS, workflow.RegisterOptions{Name: SendSMSName})
+	w.RegisterWorkflowWithOptions(SendSMS, workflowOptions())
 	w.RegisterActivity(a)
 }
+
+func workflowOptions() workflow.RegisterOptions { return workflow.RegisterOptions{Name: SendSMSName} }
 
 // CheckSearchAttributes fails, naming what is missing and how to add it, when the server lacks a
 // custom search attribute the workflows upsert (an upsert would otherwise fail every workflow task).
