@@ -81,7 +81,9 @@ func ReplaceLinks(text string, replace map[string]string) string {
 		links = append(links, l)
 	}
 	// Longest first, so a link that prefixes another is not replaced inside it.
-	sort.Slice(links, func(i, j int) bool { return len(links[i]) > len(links[j]) || len(links[i]) == len(links[j]) && links[i] < links[j] })
+	sort.Slice(links, func(i, j int) bool {
+		return len(links[i]) > len(links[j]) || len(links[i]) == len(links[j]) && links[i] < links[j]
+	})
 	pairs := make([]string, 0, 2*len(links))
 	for _, l := range links {
 		pairs = append(pairs, l, replace[l])

@@ -45,18 +45,24 @@ func newLifecycle(t *testing.T) *lifecycle {
 	l.render = func(in activities.RenderInput) (activities.Rendered, error) {
 		return activities.Rendered{Text: in.Text + "\nSTOP au 36180", Encoding: "GSM7", Segments: 1, Characters: 30, SendAt: in.Now}, nil
 	}
-	l.check = func(activities.DispatchCheckInput) (activities.DispatchCheck, error) { return activities.DispatchCheck{}, nil }
+	l.check = func(activities.DispatchCheckInput) (activities.DispatchCheck, error) {
+		return activities.DispatchCheck{}, nil
+	}
 	l.send = func(activities.DispatchInput) (activities.DispatchResult, error) {
 		return activities.DispatchResult{Carrier: "sim", CarrierMessageID: "SM1"}, nil
 	}
 	l.env.OnActivity(act.LoadSettings, mock.Anything, mock.Anything).Return(activities.Settings{
 		DeliveryTimeout: 2 * time.Hour, ListenAfter: 24 * time.Hour, DefaultWait: 12 * time.Hour, MaxSegments: 5}, nil).Maybe()
 	l.env.OnActivity(act.ResolveRecipient, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.RecipientInput) (activities.Recipient, error) { return l.resolve(in) }).Maybe()
+		func(_ context.Context, in activities.RecipientInput) (activities.Recipient, error) {
+			return l.resolve(in)
+		}).Maybe()
 	l.env.OnActivity(act.Render, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.RenderInput) (activities.Rendered, error) { return l.render(in) }).Maybe()
 	l.env.OnActivity(act.CheckBeforeDispatch, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.DispatchCheckInput) (activities.DispatchCheck, error) { return l.check(in) }).Maybe()
+		func(_ context.Context, in activities.DispatchCheckInput) (activities.DispatchCheck, error) {
+			return l.check(in)
+		}).Maybe()
 	l.env.OnActivity(act.Dispatch, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.DispatchInput) (activities.DispatchResult, error) {
 			l.dispatch++
