@@ -5,11 +5,13 @@ package api
 import (
 	"context"
 	"log/slog"
+	"net/url"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"
 
+	"smsflow/compliance"
 	"smsflow/config"
 	"smsflow/store"
 )
@@ -34,9 +36,14 @@ func NewRouter(d Deps) *gin.Engine {
 	r.Use(gin.Recovery(), requestLog(d.Log))
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(200, gin.H{"status": "ok"}) })
 	r.GET("/readyz", readyz(d.Ready))
-	RegisterPreview(r)
+	var own []string
+	if u, err := url.Parse(d.Config.PublicBaseURL); err == nil && u.Hostname() != "" {
+		own = []string{u.Hostname()}
+	}
+	RegisterPreviewWith(r, PreviewConfig{Compliance: compliance.Config{StopCode: d.Config.Carrier.StopShortCode, ShortDomains: own}})
 	registerHubSpot(r, d)
 	registerCarriers(r, d)
+	registerLinks(r, d)
 	return r
 }
 
