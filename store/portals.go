@@ -1,0 +1,73 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Portal statuses.
+const (
+	PortalConnected    = "connected"
+	PortalDisconnected = "disconnected"
+)
+
+// Timeline modes of a portal: HubSpot timeline events, or properties plus a note.
+const (
+	TimelineModeTimeline = "timeline"
+	TimelineModeFallback = "fallback"
+)
+
+// Portal is one HubSpot account that installed the app.
+type Portal struct {
+	ID                int64
+	Status            string
+	DisconnectedAt    *time.Time
+	TimelineMode      string
+	DisabledEvents    []string
+	TimeZone          string
+	PropertiesReadyAt *time.Time
+}
+
+// Portal reads one portal.
+func (s *Store) Portal(ctx context.Context, id int64) (Portal, error) {
+	rows, _ := s.Pool.Query(ctx, `SELECT portal_id, status, disconnected_at, timeline_mode, disabled_events, time_zone, properties_ready_at
+	FROM portals WHERE portal_id = $1`, id)
+	p, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[Portal])
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Portal{}, fmt.Errorf("store: portal %d: %w", id, ErrNotFound)
+	}
+	return p, err
+}
+
+// DisconnectPortal marks the portal disconnected (refresh token revoked, app uninstalled); its
+// sends end NOT_SENT PORTAL_DISCONNECTED until it installs again.
+func (s *Store) DisconnectPortal(ctx context.Context, id int64) error {
+	_, err := s.Pool.Exec(ctx, `UPDATE portals SET status = $2, disconnected_at = coalesce(disconnected_at, now()), updated_at = now()
+	WHERE portal_id = $1`, id, PortalDisconnected)
+	if err != nil {
+		return fmt.Errorf("store: disconnect portal %d: %w", id, err)
+	}
+	return nil
+}
+
+// SetPortalTimeZone records the portal's time zone setting.
+func (s *Store) SetPortalTimeZone(ctx context.Context, id int64, tz string) error {
+	_, err := s.Pool.Exec(ctx, `UPDATE portals SET time_zone = $2, updated_at = now() WHERE portal_id = $1`, id, tz)
+	return err
+}
+
+// SetPortalTimelineMode switches a portal between timeline events and the note fallback.
+func (s *Store) SetPortalTimelineMode(ctx context.Context, id int64, mode string) error {
+	_, err := s.Pool.Exec(ctx, `UPDATE portals SET timeline_mode = $2, updated_at = now() WHERE portal_id = $1`, id, mode)
+	return err
+}
+
+// MarkPropertiesReady records that our properties exist in the portal.
+func (s *Store) MarkPropertiesReady(ctx context.Context, id int64) error {
+	_, err := s.Pool.Exec(ctx, `UPDATE portals SET properties_ready_at = now(), updated_at = now() WHERE portal_id = $1`, id)
+	return err
+}
