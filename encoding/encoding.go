@@ -14,6 +14,7 @@ package encoding
 import (
 	"fmt"
 	"math/bits"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -349,8 +350,8 @@ func decide(text string, opts Options, rec *recorder) (plan, error) {
 				Message: "characters with no GSM-7 equivalent: " + describe(chars) +
 					"; allow unicode to send them"}
 		}
-		runes := utf8.RuneCountInString(text)
-		bestPlan = plan{alphabet: UCS2, units: runes + supplementary(text), chars: runes, irregular: true}
+		runes, units := utf16Count(text)
+		bestPlan = plan{alphabet: UCS2, units: units, chars: runes, irregular: true}
 		bestPlan.estimate()
 	}
 	if !bestPlan.exact {
@@ -489,16 +490,19 @@ func (tk *tally) transliterate(c *combo, r rune) {
 	tk.replaced++
 }
 
-// supplementary counts code points outside the BMP (4-byte UTF-8 sequences): each takes two
-// UTF-16 code units.
-func supplementary(text string) int {
-	n := 0
+// utf16Count counts the code points of valid UTF-8 text and its UTF-16 code units (a code point
+// outside the BMP, a 4-byte sequence, takes two).
+func utf16Count(text string) (runes, units int) {
 	for i := 0; i < len(text); i++ {
-		if text[i] >= 0xF0 {
-			n++
+		b := text[i]
+		if b&0xC0 != 0x80 {
+			runes++
+		}
+		if b >= 0xF0 {
+			units++
 		}
 	}
-	return n
+	return runes, runes + units
 }
 
 func fewestUnsupported(t []tally) int {
@@ -586,6 +590,7 @@ func utf16Len(r rune) int {
 // translit is set).
 func uncarried(text string, c *combo, translit bool) []string {
 	var out []string
+	var seen [flagTableSize / 64]uint64 // code points below U+0400 already listed
 	for i, r := range text {
 		if c.costs[flagsOf(r)] > 0 {
 			continue
@@ -596,16 +601,18 @@ func uncarried(text string, c *combo, translit bool) []string {
 			}
 		}
 		ch := text[i : i+utf8.RuneLen(r)]
-		seen := false
-		for _, o := range out {
-			if o == ch {
-				seen = true
-				break
+		if out == nil {
+			out = make([]string, 0, 8)
+		}
+		if r < flagTableSize {
+			if seen[r>>6]&(1<<(r&63)) != 0 {
+				continue
 			}
+			seen[r>>6] |= 1 << (r & 63)
+		} else if slices.Contains(out, ch) {
+			continue
 		}
-		if !seen {
-			out = append(out, ch)
-		}
+		out = append(out, ch)
 	}
 	return out
 }

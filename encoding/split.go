@@ -21,6 +21,22 @@ type splitter struct {
 // units of the finished part.
 type cut struct{ off, units int }
 
+// placeRun places n pieces of one unit each, one byte each, starting at byte off.
+func (s *splitter) placeRun(n, off int) {
+	for n > 0 {
+		if s.used == s.capacity {
+			s.place(1, off)
+			n--
+			off++
+			continue
+		}
+		k := min(n, s.capacity-s.used)
+		s.used += k
+		n -= k
+		off += k
+	}
+}
+
 func (s *splitter) place(cost, off int) {
 	if s.used+cost > s.capacity {
 		if s.record {
@@ -105,6 +121,18 @@ func (o *gsmOut) finish(text string) string {
 func walkGSM(text string, c *combo, sp *splitter, out *gsmOut) {
 	w := gsmWalker{sp: sp}
 	for i := 0; i < len(text); {
+		// A run of one-septet ASCII other than CR: placed at once.
+		if j := i; !w.cr {
+			for j < len(text) && text[j] < utf8.RuneSelf && text[j] != '\r' && c.costs[flagTable[text[j]]] == 1 {
+				j++
+			}
+			if j > i {
+				sp.placeRun(j-i, w.off)
+				w.off += j - i
+				i = j
+				continue
+			}
+		}
 		r, n := rune(text[i]), 1
 		if r >= utf8.RuneSelf {
 			r, n = utf8.DecodeRuneInString(text[i:])
@@ -130,10 +158,18 @@ func walkGSM(text string, c *combo, sp *splitter, out *gsmOut) {
 // ZWJ sequences) is split between code points, never inside a surrogate pair.
 func walkUCS2(text string, sp *splitter) {
 	for i := 0; i < len(text); {
-		// ASCII other than CR followed by ASCII (or the end): a cluster of its own.
-		if b := text[i]; b < utf8.RuneSelf && b != '\r' && (i+1 == len(text) || text[i+1] < utf8.RuneSelf) {
-			sp.place(1, i)
-			i++
+		// ASCII other than CR followed by ASCII or CR (or the end) is a cluster of its own:
+		// place the run at once. Its last character may take a combining mark: leave it.
+		j := i
+		for j < len(text) && text[j] < utf8.RuneSelf && text[j] != '\r' {
+			j++
+		}
+		if j < len(text) && text[j] >= utf8.RuneSelf {
+			j--
+		}
+		if j > i {
+			sp.placeRun(j-i, i)
+			i = j
 			continue
 		}
 		r, n := utf8.DecodeRuneInString(text[i:])
