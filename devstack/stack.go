@@ -134,6 +134,7 @@ func run(ctx context.Context, out io.Writer) error {
 	services := []*service{
 		{name: "api", bin: "bin/api", listens: apiURL},
 		{name: "worker", bin: "bin/worker", listens: "task queue smsflow on " + t.Address},
+		{name: "carriersim", bin: "bin/carriersim", listens: fmt.Sprintf("http://127.0.0.1:%d (/sim/stats)", RunCarrierPort), env: []string{fmt.Sprintf("CARRIERSIM_ADDR=127.0.0.1:%d", RunCarrierPort)}},
 	}
 	died := make(chan string, len(services))
 	for _, s := range services {
