@@ -41,6 +41,7 @@ type Dispatcher interface {
 type Config struct {
 	PublicBaseURL string
 	StopShortCode string
+	PhoneHashKey  []byte
 	Defaults      Settings
 }
 

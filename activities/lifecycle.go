@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -39,8 +40,47 @@ const (
 // tokenProperties are read from the record for personalization.
 var tokenProperties = []string{"firstname", "lastname", "company", "email", "city", "name"}
 
-// LoadSettings reads the portal's lifecycle settings.
-func (a *Activities) LoadSettings(ctx context.Context, portalID int64) (Settings, error) {
+// Prepare reads the portal's settings, resolves the recipient, renders the text and computes the
+// send time, and creates the message log row (PENDING). One activity, recorded once: the history
+// stays small and a changed rule table never changes a running message.
+func (a *Activities) Prepare(ctx context.Context, in PrepareInput) (Prepared, error) {
+	var out Prepared
+	var err error
+	if out.Settings, err = a.loadSettings(ctx, in.Recipient.PortalID); err != nil {
+		return Prepared{}, err
+	}
+	if out.Recipient, err = a.resolveRecipient(ctx, in.Recipient); err != nil {
+		return Prepared{}, err
+	}
+	row := in.Message
+	row.Status = "PENDING"
+	row.Phone, row.Country = out.Recipient.Phone, out.Recipient.Region
+	if out.Recipient.ErrorCode == "" {
+		r := in.Render
+		r.Tokens, r.Country, r.Timezones = out.Recipient.Tokens, out.Recipient.Region, out.Recipient.Timezones
+		if r.Country == "" {
+			r.Country = in.Recipient.Country
+		}
+		if r.MaxSegments == 0 {
+			r.MaxSegments = out.Settings.MaxSegments
+		}
+		if out.Rendered, err = a.render(ctx, r); err != nil {
+			return Prepared{}, err
+		}
+		if out.Rendered.Text != "" {
+			row.Text = out.Rendered.Text
+		}
+		row.Encoding, row.Segments, row.Characters = out.Rendered.Encoding, out.Rendered.Segments, out.Rendered.Characters
+		if !out.Rendered.SendAt.IsZero() {
+			t := out.Rendered.SendAt
+			row.SendAt = &t
+		}
+	}
+	return out, a.recordStatus(ctx, row)
+}
+
+// loadSettings reads the portal's lifecycle settings.
+func (a *Activities) loadSettings(ctx context.Context, portalID int64) (Settings, error) {
 	p, err := a.Store.PortalSettingsOf(ctx, portalID)
 	if err != nil {
 		return Settings{}, err
@@ -63,9 +103,9 @@ func (a *Activities) LoadSettings(ctx context.Context, portalID int64) (Settings
 	return s, nil
 }
 
-// ResolveRecipient finds the phone of the record (a deal's: its associated contact's, then
+// resolveRecipient finds the phone of the record (a deal's: its associated contact's, then
 // company's), normalises it for the country and checks the suppression list.
-func (a *Activities) ResolveRecipient(ctx context.Context, in RecipientInput) (Recipient, error) {
+func (a *Activities) resolveRecipient(ctx context.Context, in RecipientInput) (Recipient, error) {
 	props := phoneProperties(in.PhoneProperty)
 	names := append(append([]string{}, props...), tokenProperties...)
 	var candidates []struct{ typ, id string }
@@ -115,7 +155,7 @@ func (a *Activities) ResolveRecipient(ctx context.Context, in RecipientInput) (R
 		}
 		return Recipient{}, err
 	}
-	r := Recipient{Phone: num.E164, PhoneHash: PhoneHash(num.E164), Region: num.Region, Timezones: num.Timezones,
+	r := Recipient{Phone: num.E164, PhoneHash: PhoneHash(a.Config.PhoneHashKey, num.E164), Region: num.Region, Timezones: num.Timezones,
 		ObjectType: from.typ, ObjectID: from.id, Tokens: map[string]string{}}
 	for _, k := range tokenProperties {
 		r.Tokens[k] = strings.TrimSpace(values[k])
@@ -142,11 +182,13 @@ func channelOr(c string) string {
 	return c
 }
 
-// PhoneHash is the search-attribute form of a number: the first 16 hex digits of its SHA-256.
-// Operators compute it with `printf '+33612345678' | sha256sum | cut -c1-16`.
-func PhoneHash(e164 string) string {
-	sum := sha256.Sum256([]byte(e164))
-	return hex.EncodeToString(sum[:])[:16]
+// PhoneHash is the search-attribute form of a number: a keyed hash (HMAC-SHA256, first 16 hex
+// digits), since search attributes are stored in clear and a plain hash of a phone number is
+// reversed by trying every number. Operators compute it with `bin/phonehash +33612345678`.
+func PhoneHash(key []byte, e164 string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(e164))
+	return hex.EncodeToString(m.Sum(nil))[:16]
 }
 
 // hubspotOutcome turns a disconnected portal into a NOT_SENT outcome; other errors are retried.
@@ -157,10 +199,9 @@ func hubspotOutcome(err error) (Recipient, error) {
 	return Recipient{}, err
 }
 
-// Render personalizes the text, makes the tracked and unsubscribe links, appends the STOP mention
-// where due, encodes and segments, checks the content rules and computes the send time. All of it
-// is recorded in the history, so changing a rule table never changes a running message.
-func (a *Activities) Render(ctx context.Context, in RenderInput) (Rendered, error) {
+// render personalizes the text, makes the tracked and unsubscribe links, appends the STOP mention
+// where due, encodes and segments, checks the content rules and computes the send time.
+func (a *Activities) render(ctx context.Context, in RenderInput) (Rendered, error) {
 	category, err := compliance.ParseCategory(in.MessageType)
 	if err != nil {
 		return Rendered{ErrorCode: "INVALID_MESSAGE_TYPE", ErrorMessage: err.Error()}, nil
@@ -303,8 +344,32 @@ func (a *Activities) Dispatch(ctx context.Context, in DispatchInput) (DispatchRe
 	return a.Carrier.Dispatch(ctx, in)
 }
 
-// RecordStatus writes the status to the message log and its event (idempotent).
-func (a *Activities) RecordStatus(ctx context.Context, ev StatusEvent) error {
+// Publish makes one lifecycle step visible (see PublishInput). Every part is idempotent, so a
+// retry after a HubSpot rate limit redoes the store writes harmlessly.
+func (a *Activities) Publish(ctx context.Context, in PublishInput) error {
+	if in.Event != nil {
+		if err := a.recordStatus(ctx, *in.Event); err != nil {
+			return err
+		}
+	}
+	if in.OptOut != nil {
+		if err := a.optOut(ctx, *in.OptOut); err != nil {
+			return err
+		}
+	}
+	if in.Event != nil {
+		if err := a.syncHubSpot(ctx, *in.Event); err != nil {
+			return err
+		}
+	}
+	if in.Complete != nil {
+		return a.completeAction(ctx, *in.Complete)
+	}
+	return nil
+}
+
+// recordStatus writes the status to the message log and its event (idempotent).
+func (a *Activities) recordStatus(ctx context.Context, ev StatusEvent) error {
 	m := store.Message{ID: ev.MessageID, PortalID: ev.PortalID, ObjectType: ev.ObjectType, ObjectID: ev.ObjectID,
 		Channel: ev.Channel, Phone: ev.Phone, Country: ev.Country, Sender: ev.Sender, SendingUser: ev.SendingUser,
 		Campaign: ev.Campaign, MessageType: ev.MessageType, Text: ev.Text, Encoding: ev.Encoding, Segments: ev.Segments,
@@ -337,9 +402,12 @@ var eventKinds = map[string]string{
 	"SMS_RESPONSE": "response", "SMS_UNSUBSCRIBED": "unsubscribed",
 }
 
-// SyncHubSpot writes the status to the record: the timeline event (or the fallback note), unless
+// syncHubSpot writes the status to the record: the timeline event (or the fallback note), unless
 // the portal switched that kind off — the send event is always written — and the properties.
-func (a *Activities) SyncHubSpot(ctx context.Context, ev StatusEvent) error {
+func (a *Activities) syncHubSpot(ctx context.Context, ev StatusEvent) error {
+	if ev.TargetType != "" {
+		ev.ObjectType, ev.ObjectID = ev.TargetType, ev.TargetID
+	}
 	p, err := a.Store.PortalSettingsOf(ctx, ev.PortalID)
 	if err != nil {
 		return err
@@ -405,8 +473,8 @@ func ignoreDisconnected(err error) error {
 	return err
 }
 
-// CompleteAction completes the blocked HubSpot workflow action with the outcome.
-func (a *Activities) CompleteAction(ctx context.Context, in CompleteInput) error {
+// completeAction completes the blocked HubSpot workflow action with the outcome.
+func (a *Activities) completeAction(ctx context.Context, in CompleteInput) error {
 	err := a.HubSpot.CompleteCallback(ctx, in.PortalID, in.CallbackID, in.Outputs)
 	if errors.Is(err, ErrPortalDisconnected) {
 		// Nobody can complete it now; HubSpot expires it after hs_expiration_duration.
@@ -415,8 +483,8 @@ func (a *Activities) CompleteAction(ctx context.Context, in CompleteInput) error
 	return err
 }
 
-// OptOut puts the recipient on the suppression list, or takes them off it (START).
-func (a *Activities) OptOut(ctx context.Context, in OptOutInput) error {
+// optOut puts the recipient on the suppression list, or takes them off it (START).
+func (a *Activities) optOut(ctx context.Context, in OptOutInput) error {
 	if in.OptIn {
 		return a.Store.Unsuppress(ctx, in.PortalID, channelOr(in.Channel), in.Phone)
 	}

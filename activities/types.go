@@ -144,6 +144,10 @@ type StatusEvent struct {
 	At               time.Time
 	// Detail is the event's own data (click URL, reply text, carrier code).
 	Detail map[string]string
+	// TargetType / TargetID are the HubSpot record to write to when it is not the message's own
+	// (a deal's message is written on the contact whose phone it went to).
+	TargetType string
+	TargetID   string
 	// OptedOut / NumberInvalid set the record's flags.
 	OptedOut      bool
 	NumberInvalid bool
@@ -164,6 +168,30 @@ type OptOutInput struct {
 	Reason    string
 	MessageID string
 	OptIn     bool
+}
+
+// PrepareInput is everything Prepare needs: the request's record and inputs.
+type PrepareInput struct {
+	Recipient RecipientInput
+	Render    RenderInput // Tokens, Country and Timezones are filled by Prepare
+	// Message is the message log row to create, status PENDING (text and counts filled by Prepare).
+	Message StatusEvent
+}
+
+// Prepared is the recorded outcome of Prepare.
+type Prepared struct {
+	Settings  Settings
+	Recipient Recipient
+	Rendered  Rendered
+}
+
+// PublishInput is one step of the lifecycle made visible: a status change (message log, HubSpot
+// timeline and properties), an opt-out or opt-in, the completion of the HubSpot action — any of
+// them, in that order, in one activity so the history stays small.
+type PublishInput struct {
+	Event    *StatusEvent
+	OptOut   *OptOutInput
+	Complete *CompleteInput
 }
 
 // Settings are a portal's lifecycle settings, read once per message so the history records them.

@@ -10,16 +10,15 @@ import (
 	"smsflow/activities"
 )
 
-// Activity options: the store is quick; HubSpot and carriers are retried with backoff (their
-// activities turn rate limits into the right next-retry delay).
+// Activity options. Prepare, the pre-dispatch check and Publish are local activities: short, and
+// recorded as one marker each, which keeps a delivered message's history small; their retries
+// (HubSpot rate limits included) back off up to ten minutes. Dispatch is a regular activity: it
+// may wait on a carrier and its attempts must be visible.
 var (
-	localOptions = workflow.ActivityOptions{
-		StartToCloseTimeout: 15 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
-	}
-	remoteOptions = workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Minute},
+	localOptions = workflow.LocalActivityOptions{
+		StartToCloseTimeout:    30 * time.Second,
+		ScheduleToCloseTimeout: 24 * time.Hour,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Minute},
 	}
 	dispatchOptions = workflow.ActivityOptions{
 		StartToCloseTimeout:    30 * time.Second,
@@ -82,59 +81,46 @@ func (s *sms) setup(ctx workflow.Context) error {
 
 func (s *sms) run(ctx workflow.Context) (SMSResult, error) {
 	in := s.req.Inputs
-	lctx := workflow.WithActivityOptions(ctx, localOptions)
-	rctx := workflow.WithActivityOptions(ctx, remoteOptions)
+	lctx := workflow.WithLocalActivityOptions(ctx, localOptions)
+	wfID := workflow.GetInfo(ctx).WorkflowExecution.ID
 
-	if err := workflow.ExecuteActivity(lctx, s.a.LoadSettings, s.req.PortalID).Get(ctx, &s.settings); err != nil {
+	var p activities.Prepared
+	if err := workflow.ExecuteLocalActivity(lctx, s.a.Prepare, activities.PrepareInput{
+		Recipient: activities.RecipientInput{
+			PortalID: s.req.PortalID, ObjectType: s.req.ObjectType, ObjectID: s.req.ObjectID,
+			PhoneProperty: in.PhoneProperty, Country: in.Country, Channel: "sms", MessageType: in.MessageType,
+		},
+		Render: activities.RenderInput{
+			MessageID: s.req.MessageID, PortalID: s.req.PortalID, Text: in.Message, MessageType: in.MessageType,
+			AllowUnicode: in.AllowUnicode, NationalLanguage: in.NationalLanguage, MaxSegments: in.MaxSegments,
+			AddStop: in.AddStop, ShortenURLs: in.ShortenURLs, UTM: in.UTM, Now: workflow.Now(ctx), SendAt: in.SendAt,
+		},
+		Message: s.event(StatusPending, workflow.Now(ctx), wfID),
+	}).Get(ctx, &p); err != nil {
 		return SMSResult{}, err
 	}
-	if err := workflow.ExecuteActivity(rctx, s.a.ResolveRecipient, activities.RecipientInput{
-		PortalID: s.req.PortalID, ObjectType: s.req.ObjectType, ObjectID: s.req.ObjectID,
-		PhoneProperty: in.PhoneProperty, Country: in.Country, Channel: "sms", MessageType: in.MessageType,
-	}).Get(ctx, &s.recipient); err != nil {
-		return SMSResult{}, err
-	}
+	s.settings, s.recipient, s.rendered = p.Settings, p.Recipient, p.Rendered
+	s.state.Segments, s.state.Encoding = s.rendered.Segments, s.rendered.Encoding
 	if s.recipient.ErrorCode != "" {
 		return s.notSent(ctx, s.recipient.ErrorCode, s.recipient.ErrorMessage)
 	}
-	country := s.recipient.Region
-	if country == "" {
-		country = in.Country
-	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx, CountryKey.ValueSet(country), PhoneHashKey.ValueSet(s.recipient.PhoneHash)); err != nil {
-		return SMSResult{}, err
-	}
-	maxSegments := in.MaxSegments
-	if maxSegments == 0 {
-		maxSegments = s.settings.MaxSegments
-	}
-	if err := workflow.ExecuteActivity(lctx, s.a.Render, activities.RenderInput{
-		MessageID: s.req.MessageID, PortalID: s.req.PortalID, Text: in.Message, Tokens: s.recipient.Tokens,
-		Country: country, Timezones: s.recipient.Timezones, MessageType: in.MessageType,
-		AllowUnicode: in.AllowUnicode, NationalLanguage: in.NationalLanguage, MaxSegments: maxSegments,
-		AddStop: in.AddStop, ShortenURLs: in.ShortenURLs, UTM: in.UTM,
-		Now: workflow.Now(ctx), SendAt: in.SendAt,
-	}).Get(ctx, &s.rendered); err != nil {
-		return SMSResult{}, err
-	}
-	s.state.Segments, s.state.Encoding = s.rendered.Segments, s.rendered.Encoding
 	if s.rendered.ErrorCode != "" {
 		return s.notSent(ctx, s.rendered.ErrorCode, s.rendered.ErrorMessage)
 	}
-	if err := s.publish(ctx, StatusPending, nil); err != nil {
+	country := s.country()
+	if err := workflow.UpsertTypedSearchAttributes(ctx, CountryKey.ValueSet(country), PhoneHashKey.ValueSet(s.recipient.PhoneHash)); err != nil {
 		return SMSResult{}, err
 	}
 
 	// Hold durably until the window opens (or send_at), then check again right before dispatch:
 	// a STOP that arrived meanwhile, a quota reached, a portal disconnected all stop it here.
-	wake := s.rendered.SendAt
-	reason := s.rendered.HeldReason
+	wake, reason := s.rendered.SendAt, s.rendered.HeldReason
 	for {
 		if err := s.sleepUntil(ctx, wake, reason); err != nil {
 			return SMSResult{}, err
 		}
 		var check activities.DispatchCheck
-		if err := workflow.ExecuteActivity(rctx, s.a.CheckBeforeDispatch, activities.DispatchCheckInput{
+		if err := workflow.ExecuteLocalActivity(lctx, s.a.CheckBeforeDispatch, activities.DispatchCheckInput{
 			MessageID: s.req.MessageID, PortalID: s.req.PortalID, Channel: "sms", Phone: s.recipient.Phone,
 			Country: country, MessageType: in.MessageType, ObjectType: s.recipient.ObjectType, ObjectID: s.recipient.ObjectID,
 			Sender: in.Sender, SendingUser: in.SendingUser, Now: workflow.Now(ctx),
@@ -167,10 +153,18 @@ func (s *sms) run(ctx workflow.Context) (SMSResult, error) {
 		// a report by our reference can still confirm it.
 		s.state.ErrorCode, s.state.ErrorMessage = CodeSendUncertain, sent.ErrorMessage
 	}
-	if err := s.publish(ctx, StatusSent, nil); err != nil {
+	waitNone := in.WaitFor == "" || in.WaitFor == WaitNone
+	if err := s.apply(ctx, StatusSent, nil, nil, waitNone); err != nil {
 		return SMSResult{}, err
 	}
 	return s.follow(ctx)
+}
+
+func (s *sms) country() string {
+	if s.recipient.Region != "" {
+		return s.recipient.Region
+	}
+	return s.req.Inputs.Country
 }
 
 // follow waits for reports, completes the HubSpot action when wait_for is met or wait_hours run
@@ -189,11 +183,6 @@ func (s *sms) follow(ctx workflow.Context) (SMSResult, error) {
 	waitLimit := time.Duration(in.WaitHours) * time.Hour
 	if waitLimit <= 0 {
 		waitLimit = s.settings.DefaultWait
-	}
-	if waitFor == WaitNone {
-		if err := s.complete(ctx); err != nil {
-			return SMSResult{}, err
-		}
 	}
 	tctx, cancelTimers := workflow.WithCancel(ctx)
 	defer cancelTimers()
@@ -222,7 +211,7 @@ func (s *sms) follow(ctx workflow.Context) (SMSResult, error) {
 		c.Receive(ctx, &k)
 		failure = s.engage(ctx, func(ctx workflow.Context) error {
 			s.state.Clicks++
-			return s.publish(ctx, StatusClicked, map[string]string{"url": k.URL, "event_id": k.EventID})
+			return s.apply(ctx, StatusClicked, map[string]string{"url": k.URL, "event_id": k.EventID}, nil, false)
 		})
 	})
 	sel.AddReceive(unsubs, func(c workflow.ReceiveChannel, _ bool) {
@@ -232,7 +221,7 @@ func (s *sms) follow(ctx workflow.Context) (SMSResult, error) {
 	})
 	sel.AddFuture(waitTimer, func(workflow.Future) {
 		if !s.state.ActionCompleted {
-			failure = s.complete(ctx)
+			failure = s.completeNow(ctx)
 		}
 	})
 	sel.AddFuture(deliveryTimer, func(workflow.Future) {
@@ -246,7 +235,7 @@ func (s *sms) follow(ctx workflow.Context) (SMSResult, error) {
 
 	for {
 		if failure == nil && !s.state.ActionCompleted && s.waitMet(waitFor) {
-			failure = s.complete(ctx)
+			failure = s.completeNow(ctx) // met by a status already published: complete on its own
 		}
 		if failure != nil {
 			return SMSResult{}, failure
@@ -309,10 +298,10 @@ func (s *sms) onReport(ctx workflow.Context, r CarrierReport) error {
 	detail := map[string]string{"carrier_status": r.Status, "carrier_error_code": r.ErrorCode, "event_id": r.EventID}
 	if status == StatusNotDelivered {
 		s.state.ErrorCode, s.state.ErrorMessage = carrierCode(r), r.ErrorMessage
-		if err := s.publishFlags(ctx, status, detail, false, r.NumberInvalid); err != nil {
-			return err
-		}
-	} else if err := s.publish(ctx, status, detail); err != nil {
+	}
+	ev := s.event(status, workflow.Now(ctx), "")
+	ev.Detail, ev.NumberInvalid = detail, r.NumberInvalid
+	if err := s.publishEvent(ctx, ev, nil, s.completesWith(status)); err != nil {
 		return err
 	}
 	return s.flushHeld(ctx)
@@ -334,23 +323,19 @@ func (s *sms) onReply(ctx workflow.Context, r Reply) error {
 	case r.IsStop:
 		return s.optOut(ctx, "stop_reply", r.EventID)
 	case r.IsStart:
-		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, localOptions), s.a.OptOut, activities.OptOutInput{
+		return s.apply(ctx, StatusResponse, detail, &activities.OptOutInput{
 			PortalID: s.req.PortalID, Channel: "sms", Phone: s.recipient.Phone, Reason: "start_reply",
-			MessageID: s.req.MessageID, OptIn: true,
-		}).Get(ctx, nil); err != nil {
-			return err
-		}
+			MessageID: s.req.MessageID, OptIn: true}, s.completesWith(StatusResponse))
 	}
-	return s.publish(ctx, StatusResponse, detail)
+	return s.apply(ctx, StatusResponse, detail, nil, s.completesWith(StatusResponse))
 }
 
 func (s *sms) optOut(ctx workflow.Context, reason, eventID string) error {
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, localOptions), s.a.OptOut, activities.OptOutInput{
+	ev := s.event(StatusUnsubscribed, workflow.Now(ctx), "")
+	ev.Detail, ev.OptedOut = map[string]string{"reason": reason, "event_id": eventID}, true
+	return s.publishEvent(ctx, ev, &activities.OptOutInput{
 		PortalID: s.req.PortalID, Channel: "sms", Phone: s.recipient.Phone, Reason: reason, MessageID: s.req.MessageID,
-	}).Get(ctx, nil); err != nil {
-		return err
-	}
-	return s.publishFlags(ctx, StatusUnsubscribed, map[string]string{"reason": reason, "event_id": eventID}, true, false)
+	}, s.completesWith(StatusUnsubscribed))
 }
 
 // engage applies a click or reply now when the message is delivered (or the delivery wait is
@@ -393,48 +378,53 @@ func (s *sms) sleepUntil(ctx workflow.Context, wake time.Time, reason string) er
 }
 
 func (s *sms) notSentBy(ctx workflow.Context, r activities.DispatchResult) (SMSResult, error) {
-	if r.OptedOut {
-		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, localOptions), s.a.OptOut, activities.OptOutInput{
-			PortalID: s.req.PortalID, Channel: "sms", Phone: s.recipient.Phone, Reason: "carrier_opt_out", MessageID: s.req.MessageID,
-		}).Get(ctx, nil); err != nil {
-			return SMSResult{}, err
-		}
-	}
 	s.state.ErrorCode, s.state.ErrorMessage = r.ErrorCode, r.ErrorMessage
-	if err := s.publishFlags(ctx, StatusNotSent, map[string]string{"carrier": r.Carrier}, r.OptedOut, r.NumberInvalid); err != nil {
-		return SMSResult{}, err
+	ev := s.event(StatusNotSent, workflow.Now(ctx), "")
+	ev.Detail, ev.OptedOut, ev.NumberInvalid = map[string]string{"carrier": r.Carrier}, r.OptedOut, r.NumberInvalid
+	var opt *activities.OptOutInput
+	if r.OptedOut {
+		opt = &activities.OptOutInput{PortalID: s.req.PortalID, Channel: "sms", Phone: s.recipient.Phone,
+			Reason: "carrier_opt_out", MessageID: s.req.MessageID}
 	}
-	return s.finish(ctx)
-}
-
-// notSent ends the message before any carrier saw it.
-func (s *sms) notSent(ctx workflow.Context, code, message string) (SMSResult, error) {
-	s.state.ErrorCode, s.state.ErrorMessage = code, message
-	if err := s.publishFlags(ctx, StatusNotSent, nil, code == CodeOptedOut, false); err != nil {
-		return SMSResult{}, err
-	}
-	return s.finish(ctx)
-}
-
-func (s *sms) finish(ctx workflow.Context) (SMSResult, error) {
-	if err := s.complete(ctx); err != nil {
+	if err := s.publishEvent(ctx, ev, opt, true); err != nil {
 		return SMSResult{}, err
 	}
 	return s.result(), nil
 }
 
-func (s *sms) publish(ctx workflow.Context, status string, detail map[string]string) error {
-	return s.publishFlags(ctx, status, detail, false, false)
+// notSent ends the message before any carrier saw it.
+func (s *sms) notSent(ctx workflow.Context, code, message string) (SMSResult, error) {
+	s.state.ErrorCode, s.state.ErrorMessage = code, message
+	ev := s.event(StatusNotSent, workflow.Now(ctx), "")
+	ev.OptedOut = code == CodeOptedOut
+	if err := s.publishEvent(ctx, ev, nil, true); err != nil {
+		return SMSResult{}, err
+	}
+	return s.result(), nil
 }
 
-// publishFlags applies a status: state, search attribute, message log, HubSpot.
-func (s *sms) publishFlags(ctx workflow.Context, status string, detail map[string]string, optedOut, numberInvalid bool) error {
-	now := workflow.Now(ctx)
-	s.state.Status = status
-	s.state.History = append(s.state.History, StatusChange{Status: status, At: now})
-	if err := workflow.UpsertTypedSearchAttributes(ctx, StatusKey.ValueSet(status)); err != nil {
-		return err
+// completesWith says whether applying status meets the action's wait_for, so the completion
+// rides in the same Publish.
+func (s *sms) completesWith(status string) bool {
+	if s.state.ActionCompleted {
+		return false
 	}
+	prev := s.state.Status
+	s.state.Status = status
+	met := s.waitMet(s.req.Inputs.WaitFor)
+	s.state.Status = prev
+	return met
+}
+
+// apply publishes a status change with its details.
+func (s *sms) apply(ctx workflow.Context, status string, detail map[string]string, opt *activities.OptOutInput, complete bool) error {
+	ev := s.event(status, workflow.Now(ctx), "")
+	ev.Detail = detail
+	return s.publishEvent(ctx, ev, opt, complete || s.completesWith(status))
+}
+
+// event is the StatusEvent of the message as it stands, with the given status.
+func (s *sms) event(status string, at time.Time, workflowID string) activities.StatusEvent {
 	in := s.req.Inputs
 	ev := activities.StatusEvent{
 		MessageID: s.req.MessageID, PortalID: s.req.PortalID, ObjectType: s.req.ObjectType, ObjectID: s.req.ObjectID,
@@ -443,8 +433,7 @@ func (s *sms) publishFlags(ctx workflow.Context, status string, detail map[strin
 		Segments: s.rendered.Segments, Characters: s.rendered.Characters, Status: status,
 		ErrorCode: s.state.ErrorCode, ErrorMessage: s.state.ErrorMessage,
 		Carrier: s.state.Carrier, CarrierMessageID: s.state.CarrierMessageID, CallbackID: s.req.CallbackID,
-		WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID, At: now, Detail: detail,
-		OptedOut: optedOut, NumberInvalid: numberInvalid,
+		WorkflowID: workflowID, At: at, TargetType: s.recipient.ObjectType, TargetID: s.recipient.ObjectID,
 	}
 	if ev.Text == "" {
 		ev.Text = in.Message
@@ -453,20 +442,38 @@ func (s *sms) publishFlags(ctx workflow.Context, status string, detail map[strin
 		t := s.rendered.SendAt
 		ev.SendAt = &t
 	}
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, localOptions), s.a.RecordStatus, ev).Get(ctx, nil); err != nil {
-		return err
-	}
-	if status == StatusPending {
-		return nil // HubSpot hears of a message once it is sent or not sent
-	}
-	// Recipient's record in HubSpot: the record the phone came from (a deal's contact).
-	if s.recipient.ObjectType != "" {
-		ev.ObjectType, ev.ObjectID = s.recipient.ObjectType, s.recipient.ObjectID
-	}
-	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, remoteOptions), s.a.SyncHubSpot, ev).Get(ctx, nil)
+	return ev
 }
 
-func (s *sms) complete(ctx workflow.Context) error {
+// publishEvent applies a status: state, search attribute, then one Publish with the message log,
+// the opt-out change, HubSpot and (when complete) the action's completion.
+func (s *sms) publishEvent(ctx workflow.Context, ev activities.StatusEvent, opt *activities.OptOutInput, complete bool) error {
+	s.state.Status = ev.Status
+	s.state.History = append(s.state.History, StatusChange{Status: ev.Status, At: ev.At})
+	if err := workflow.UpsertTypedSearchAttributes(ctx, StatusKey.ValueSet(ev.Status)); err != nil {
+		return err
+	}
+	ev.WorkflowID = workflow.GetInfo(ctx).WorkflowExecution.ID
+	ev.ErrorCode, ev.ErrorMessage = s.state.ErrorCode, s.state.ErrorMessage
+	in := activities.PublishInput{Event: &ev, OptOut: opt}
+	if complete {
+		in.Complete = s.completion()
+	}
+	return workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, localOptions), s.a.Publish, in).Get(ctx, nil)
+}
+
+// completeNow completes the HubSpot action on its own (wait_hours ran out, or a wait met earlier).
+func (s *sms) completeNow(ctx workflow.Context) error {
+	c := s.completion()
+	if c == nil {
+		return nil
+	}
+	return workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, localOptions), s.a.Publish,
+		activities.PublishInput{Complete: c}).Get(ctx, nil)
+}
+
+// completion marks the action completed and returns the call to make, nil when there is none.
+func (s *sms) completion() *activities.CompleteInput {
 	if s.state.ActionCompleted {
 		return nil
 	}
@@ -474,9 +481,7 @@ func (s *sms) complete(ctx workflow.Context) error {
 	if s.req.CallbackID == "" {
 		return nil
 	}
-	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, remoteOptions), s.a.CompleteAction, activities.CompleteInput{
-		PortalID: s.req.PortalID, CallbackID: s.req.CallbackID, Outputs: s.result().Outputs(),
-	}).Get(ctx, nil)
+	return &activities.CompleteInput{PortalID: s.req.PortalID, CallbackID: s.req.CallbackID, Outputs: s.result().Outputs()}
 }
 
 func (s *sms) result() SMSResult {

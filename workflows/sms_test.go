@@ -29,7 +29,6 @@ type lifecycle struct {
 	render   func(activities.RenderInput) (activities.Rendered, error)
 	check    func(activities.DispatchCheckInput) (activities.DispatchCheck, error)
 	send     func(activities.DispatchInput) (activities.DispatchResult, error)
-	onFinish func(activities.CompleteInput)
 }
 
 func newLifecycle(t *testing.T) *lifecycle {
@@ -51,41 +50,36 @@ func newLifecycle(t *testing.T) *lifecycle {
 	l.send = func(activities.DispatchInput) (activities.DispatchResult, error) {
 		return activities.DispatchResult{Carrier: "sim", CarrierMessageID: "SM1"}, nil
 	}
-	l.env.OnActivity(act.LoadSettings, mock.Anything, mock.Anything).Return(activities.Settings{
-		DeliveryTimeout: 2 * time.Hour, ListenAfter: 24 * time.Hour, DefaultWait: 12 * time.Hour, MaxSegments: 5}, nil).Maybe()
-	l.env.OnActivity(act.ResolveRecipient, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.RecipientInput) (activities.Recipient, error) {
-			return l.resolve(in)
+	l.env.OnActivity(act.Prepare, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.PrepareInput) (activities.Prepared, error) {
+			p := activities.Prepared{Settings: activities.Settings{DeliveryTimeout: 2 * time.Hour, ListenAfter: 24 * time.Hour,
+				DefaultWait: 12 * time.Hour, MaxSegments: 5}}
+			var err error
+			if p.Recipient, err = l.resolve(in.Recipient); err != nil || p.Recipient.ErrorCode != "" {
+				return p, err
+			}
+			p.Rendered, err = l.render(in.Render)
+			return p, err
 		}).Maybe()
-	l.env.OnActivity(act.Render, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.RenderInput) (activities.Rendered, error) { return l.render(in) }).Maybe()
 	l.env.OnActivity(act.CheckBeforeDispatch, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.DispatchCheckInput) (activities.DispatchCheck, error) {
-			return l.check(in)
-		}).Maybe()
+		func(_ context.Context, in activities.DispatchCheckInput) (activities.DispatchCheck, error) { return l.check(in) }).Maybe()
 	l.env.OnActivity(act.Dispatch, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.DispatchInput) (activities.DispatchResult, error) {
 			l.dispatch++
 			return l.send(in)
 		}).Maybe()
-	l.env.OnActivity(act.RecordStatus, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, ev activities.StatusEvent) error {
-			l.statuses = append(l.statuses, ev.Status)
-			return nil
-		}).Maybe()
-	l.env.OnActivity(act.SyncHubSpot, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, ev activities.StatusEvent) error {
-			l.synced = append(l.synced, ev)
-			return nil
-		}).Maybe()
-	l.env.OnActivity(act.CompleteAction, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.CompleteInput) error {
-			l.completed = append(l.completed, in)
-			return nil
-		}).Maybe()
-	l.env.OnActivity(act.OptOut, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.OptOutInput) error {
-			l.optOuts = append(l.optOuts, in)
+	l.env.OnActivity(act.Publish, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.PublishInput) error {
+			if in.Event != nil {
+				l.statuses = append(l.statuses, in.Event.Status)
+				l.synced = append(l.synced, *in.Event)
+			}
+			if in.OptOut != nil {
+				l.optOuts = append(l.optOuts, *in.OptOut)
+			}
+			if in.Complete != nil {
+				l.completed = append(l.completed, *in.Complete)
+			}
 			return nil
 		}).Maybe()
 	return l
@@ -139,7 +133,7 @@ func TestDeliveredWaitForDelivery(t *testing.T) {
 	if res.Status != StatusDelivered || res.Segments != 1 || res.Encoding != "GSM7" || res.ErrorCode != "" {
 		t.Fatalf("result = %+v", res)
 	}
-	if want := []string{StatusPending, StatusSent, StatusDelivered}; !equal(l.statuses, want) {
+	if want := []string{StatusSent, StatusDelivered}; !equal(l.statuses, want) {
 		t.Fatalf("statuses = %v, want %v", l.statuses, want)
 	}
 	if len(l.completed) != 1 || l.completed[0].Outputs["sms_status"] != StatusDelivered || l.completed[0].Outputs["segments"] != "1" {
@@ -162,7 +156,7 @@ func TestReportsOutOfOrderAndDuplicated(t *testing.T) {
 	l.signal(2*time.Minute, SignalCarrierReport, CarrierReport{EventID: "e1", Status: ReportSent})
 	l.signal(3*time.Minute, SignalCarrierReport, CarrierReport{EventID: "e3", Status: ReportUndelivered})
 	res := l.run(request(WaitNone))
-	if want := []string{StatusPending, StatusSent, StatusDelivered}; !equal(l.statuses, want) {
+	if want := []string{StatusSent, StatusDelivered}; !equal(l.statuses, want) {
 		t.Fatalf("statuses = %v, want %v", l.statuses, want)
 	}
 	if res.Status != StatusDelivered {
@@ -180,7 +174,7 @@ func TestClickBeforeDeliveryIsHeld(t *testing.T) {
 	l.signal(time.Minute, SignalClick, Click{EventID: "k1", URL: "https://shop.example.com"})
 	l.signal(5*time.Minute, SignalCarrierReport, CarrierReport{EventID: "e2", Status: ReportDelivered})
 	res := l.run(request(WaitClick))
-	if want := []string{StatusPending, StatusSent, StatusDelivered, StatusClicked}; !equal(l.statuses, want) {
+	if want := []string{StatusSent, StatusDelivered, StatusClicked}; !equal(l.statuses, want) {
 		t.Fatalf("statuses = %v, want %v", l.statuses, want)
 	}
 	if res.Status != StatusClicked || len(l.completed) != 1 || l.completed[0].Outputs["sms_status"] != StatusClicked {
