@@ -25,10 +25,10 @@ type lifecycle struct {
 	optOuts   []activities.OptOutInput
 	dispatch  int
 
-	resolve  func(activities.RecipientInput) (activities.Recipient, error)
-	render   func(activities.RenderInput) (activities.Rendered, error)
-	check    func(activities.DispatchCheckInput) (activities.DispatchCheck, error)
-	send     func(activities.DispatchInput) (activities.DispatchResult, error)
+	resolve func(activities.RecipientInput) (activities.Recipient, error)
+	render  func(activities.RenderInput) (activities.Rendered, error)
+	check   func(activities.DispatchCheckInput) (activities.DispatchCheck, error)
+	send    func(activities.DispatchInput) (activities.DispatchResult, error)
 }
 
 func newLifecycle(t *testing.T) *lifecycle {
@@ -62,7 +62,9 @@ func newLifecycle(t *testing.T) *lifecycle {
 			return p, err
 		}).Maybe()
 	l.env.OnActivity(act.CheckBeforeDispatch, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.DispatchCheckInput) (activities.DispatchCheck, error) { return l.check(in) }).Maybe()
+		func(_ context.Context, in activities.DispatchCheckInput) (activities.DispatchCheck, error) {
+			return l.check(in)
+		}).Maybe()
 	l.env.OnActivity(act.Dispatch, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.DispatchInput) (activities.DispatchResult, error) {
 			l.dispatch++
