@@ -86,3 +86,20 @@ func (s *Store) ReleaseEventSignal(ctx context.Context, source, sourceEventID st
 	}
 	return nil
 }
+
+// ApplyReplyKeyword records a STOP (or START) reply on the portal's SMS suppression list. The API
+// calls it only when the message's workflow is gone; a running workflow does it itself.
+func (s *Store) ApplyReplyKeyword(ctx context.Context, portalID int64, phone, messageID string, isStop, isStart bool) error {
+	var err error
+	switch {
+	case isStop:
+		_, err = s.Pool.Exec(ctx, `INSERT INTO suppressions (portal_id, channel, phone, reason, message_id)
+		VALUES ($1, 'sms', $2, 'stop_reply', $3) ON CONFLICT DO NOTHING`, portalID, phone, messageID)
+	case isStart:
+		_, err = s.Pool.Exec(ctx, `DELETE FROM suppressions WHERE portal_id = $1 AND channel = 'sms' AND phone = $2`, portalID, phone)
+	}
+	if err != nil {
+		return fmt.Errorf("store: apply reply keyword: %w", err)
+	}
+	return nil
+}
