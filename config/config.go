@@ -34,6 +34,18 @@ type HubSpot struct {
 	ClientSecret string
 	// TokenKey encrypts OAuth tokens at rest (32 bytes, base64 or hex).
 	TokenKey string
+	// AuthorizeURL is HubSpot's OAuth consent page (the fake HubSpot's in development).
+	AuthorizeURL string
+	// Scopes and OptionalScopes are space-separated OAuth scopes of the install.
+	Scopes, OptionalScopes string
+	// Paths overrides API path prefixes, "name=/prefix,..." (see hubspot.Paths); empty: defaults.
+	Paths string
+	// CallbackDoneStatuses are the statuses of a callback completion meaning "already completed".
+	CallbackDoneStatuses string
+	// TimelineTemplates maps statuses to timeline event template ids, "SMS_SENT=123,...".
+	TimelineTemplates string
+	// FakeAddr is where cmd/fakehubspot listens.
+	FakeAddr string
 }
 
 // Carrier holds the carrier settings.
@@ -89,6 +101,13 @@ var Vars = []Var{
 	{"HUBSPOT_CLIENT_ID", "", "HubSpot app OAuth client id"},
 	{"HUBSPOT_CLIENT_SECRET", "", "HubSpot app client secret: OAuth and request signatures"},
 	{"TOKEN_ENCRYPTION_KEY", "", "32-byte key (base64) encrypting OAuth tokens at rest"},
+	{"HUBSPOT_AUTHORIZE_URL", "https://app.hubspot.com/oauth/authorize", "HubSpot OAuth consent page that /oauth/install redirects to"},
+	{"HUBSPOT_SCOPES", "oauth automation crm.objects.contacts.read crm.objects.contacts.write crm.objects.companies.read crm.objects.companies.write crm.objects.deals.read crm.objects.deals.write tickets crm.schemas.contacts.write crm.schemas.companies.write crm.schemas.deals.write", "OAuth scopes the install asks for (space-separated)"},
+	{"HUBSPOT_OPTIONAL_SCOPES", "timeline", "optional OAuth scopes (timeline is granted to timeline partners only)"},
+	{"HUBSPOT_PATHS", "", "API path overrides, e.g. `timeline=/integrators/timeline/v3,callbacks=/automation/actions/callbacks/2026-03` (names: callbacks, timeline, objects, associations, properties, accountinfo)"},
+	{"HUBSPOT_CALLBACK_DONE_STATUSES", "404,409,410", "statuses of a callback completion that mean already completed or expired (UNCONFIRMED in HubSpot's docs)"},
+	{"HUBSPOT_TIMELINE_TEMPLATES", "", "timeline event template id per status, e.g. `SMS_SENT=1001,SMS_DELIVERED=1002`"},
+	{"FAKEHUBSPOT_ADDR", "127.0.0.1:8091", "listen address of the fake HubSpot (cmd/fakehubspot)"},
 	{"CARRIER_PRIMARY", "sim", "carrier used first: sim, twilio or vonage"},
 	{"CARRIER_SECONDARY", "", "carrier used when the primary's circuit breaker is open (optional)"},
 	{"CARRIER_SIM_URL", "http://localhost:8090", "carrier simulator base URL"},
@@ -145,6 +164,14 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 			ClientID:     get("HUBSPOT_CLIENT_ID"),
 			ClientSecret: get("HUBSPOT_CLIENT_SECRET"),
 			TokenKey:     get("TOKEN_ENCRYPTION_KEY"),
+
+			AuthorizeURL:         get("HUBSPOT_AUTHORIZE_URL"),
+			Scopes:               get("HUBSPOT_SCOPES"),
+			OptionalScopes:       get("HUBSPOT_OPTIONAL_SCOPES"),
+			Paths:                get("HUBSPOT_PATHS"),
+			CallbackDoneStatuses: get("HUBSPOT_CALLBACK_DONE_STATUSES"),
+			TimelineTemplates:    get("HUBSPOT_TIMELINE_TEMPLATES"),
+			FakeAddr:             get("FAKEHUBSPOT_ADDR"),
 		},
 		Carrier: Carrier{
 			Primary:          get("CARRIER_PRIMARY"),
