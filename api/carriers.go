@@ -140,7 +140,7 @@ func (h *carrierHooks) status(c *gin.Context) {
 	_, err = h.signal(ctx, name, rep.EventID, messageID, workflows.SignalCarrierReport, workflows.CarrierReport{
 		EventID: rep.EventID, Carrier: name, CarrierMessageID: rep.CarrierMessageID, Status: rep.Status,
 		ErrorCode: rep.ErrorCode, ErrorMessage: rep.ErrorMessage, Permanent: rep.Permanent || rep.OptedOut,
-		NumberInvalid: rep.NumberInvalid, OccurredAt: rep.OccurredAt,
+		NumberInvalid: rep.NumberInvalid, OptedOut: rep.OptedOut, OccurredAt: rep.OccurredAt,
 	})
 	if err != nil {
 		h.unavailable(c, "signal report", err)

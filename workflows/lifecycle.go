@@ -300,8 +300,13 @@ func (s *sms) onReport(ctx workflow.Context, r CarrierReport) error {
 		s.state.ErrorCode, s.state.ErrorMessage = carrierCode(r), r.ErrorMessage
 	}
 	ev := s.event(status, workflow.Now(ctx), "")
-	ev.Detail, ev.NumberInvalid = detail, r.NumberInvalid
-	if err := s.publishEvent(ctx, ev, nil, s.completesWith(status)); err != nil {
+	ev.Detail, ev.NumberInvalid, ev.OptedOut = detail, r.NumberInvalid, r.OptedOut
+	var opt *activities.OptOutInput
+	if r.OptedOut {
+		opt = &activities.OptOutInput{PortalID: s.req.PortalID, Channel: "sms", Phone: s.recipient.Phone,
+			Reason: "carrier_opt_out", MessageID: s.req.MessageID}
+	}
+	if err := s.publishEvent(ctx, ev, opt, s.completesWith(status)); err != nil {
 		return err
 	}
 	return s.flushHeld(ctx)
@@ -311,6 +316,8 @@ func carrierCode(r CarrierReport) string {
 	switch {
 	case r.NumberInvalid:
 		return "NUMBER_NOT_ASSIGNED"
+	case r.OptedOut:
+		return CodeOptedOut
 	case r.Permanent:
 		return "UNDELIVERABLE"
 	}

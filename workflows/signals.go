@@ -36,6 +36,7 @@ type CarrierReport struct {
 	ErrorMessage     string
 	Permanent        bool // a permanent failure (unassigned number, blocked…)
 	NumberInvalid    bool // "number not assigned": the record's number gets marked invalid
+	OptedOut         bool // the carrier refused because the recipient opted out with it (Twilio 21610)
 	OccurredAt       time.Time
 }
 

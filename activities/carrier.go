@@ -1,0 +1,55 @@
+package activities
+
+import (
+	"context"
+	"errors"
+
+	"go.temporal.io/sdk/temporal"
+
+	"smsflow/carrier"
+	"smsflow/carrier/dispatch"
+)
+
+// CarrierDispatcher adapts the carrier layer (breakers, failover, exactly-once attempts) to the
+// Dispatch activity: a carrier's business refusal becomes a NOT_SENT outcome, an uncertain send a
+// flagged SENT, and what a retry may fix an error with Temporal's retry decision.
+type CarrierDispatcher struct {
+	D *dispatch.Dispatcher
+}
+
+// Dispatch sends one message.
+func (c CarrierDispatcher) Dispatch(ctx context.Context, in DispatchInput) (DispatchResult, error) {
+	res, err := c.D.Send(ctx, carrier.Message{ID: in.MessageID, From: in.From, To: in.To, Text: in.Text,
+		Encoding: in.Encoding, Segments: in.Segments})
+	if err == nil {
+		return DispatchResult{Carrier: res.Carrier, CarrierMessageID: res.CarrierMessageID}, nil
+	}
+	var ce *carrier.Error
+	switch {
+	case errors.Is(err, dispatch.ErrSendUncertain):
+		out := DispatchResult{Uncertain: true, ErrorCode: "SEND_UNCERTAIN",
+			ErrorMessage: "the carrier may have accepted the message but did not answer; not resent to avoid a duplicate"}
+		if errors.As(err, &ce) {
+			out.Carrier = ce.Carrier
+		}
+		return out, nil
+	case errors.As(err, &ce) && ce.Class == carrier.Permanent:
+		out := DispatchResult{Carrier: ce.Carrier, ErrorCode: "CARRIER_REJECTED", ErrorMessage: ce.Error(),
+			NumberInvalid: ce.NumberInvalid, OptedOut: ce.OptedOut}
+		switch {
+		case ce.NumberInvalid:
+			out.ErrorCode = "NUMBER_NOT_ASSIGNED"
+		case ce.OptedOut:
+			out.ErrorCode = "OPTED_OUT"
+		}
+		return out, nil
+	case errors.As(err, &ce) && ce.Class == carrier.RateLimited && ce.RetryAfter > 0:
+		return DispatchResult{}, temporal.NewApplicationErrorWithOptions(err.Error(), "CARRIER_RATE_LIMITED",
+			temporal.ApplicationErrorOptions{NextRetryDelay: ce.RetryAfter, Cause: err})
+	case errors.Is(err, dispatch.ErrBreakerOpen):
+		// Fail fast; the activity's retry policy comes back once the breaker may have closed.
+		return DispatchResult{}, temporal.NewApplicationErrorWithOptions(err.Error(), "CARRIER_BREAKER_OPEN",
+			temporal.ApplicationErrorOptions{Cause: err})
+	}
+	return DispatchResult{}, err
+}
