@@ -359,13 +359,35 @@ func (a *Activities) Publish(ctx context.Context, in PublishInput) error {
 	}
 	if in.Event != nil {
 		if err := a.syncHubSpot(ctx, *in.Event); err != nil {
-			return err
+			if err := a.keepPermanent(ctx, in.Event.MessageID, "hubspot_sync", err); err != nil {
+				return err
+			}
 		}
 	}
 	if in.Complete != nil {
-		return a.completeAction(ctx, *in.Complete)
+		if err := a.completeAction(ctx, *in.Complete); err != nil {
+			return a.keepPermanent(ctx, "", "hubspot_complete:"+in.Complete.CallbackID, err)
+		}
 	}
 	return nil
+}
+
+// keepPermanent returns err when a retry may fix it. A permanent HubSpot refusal (a 4xx) must not
+// fail the message's lifecycle — the SMS is sent — so it is stored as an event of the message,
+// where the audit and the operators see it, and the lifecycle goes on.
+func (a *Activities) keepPermanent(ctx context.Context, messageID, what string, err error) error {
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || !app.NonRetryable() {
+		return err
+	}
+	detail, _ := json.Marshal(map[string]string{"error": err.Error()})
+	var id *string
+	if messageID != "" {
+		id = &messageID
+	}
+	_, serr := a.Store.AddEvent(ctx, store.Event{MessageID: id, Source: "hubspot", SourceEventID: what + ":" + messageID + ":" + app.Type(),
+		Kind: "hubspot_error", Status: app.Type(), Detail: detail, OccurredAt: time.Now().UTC()})
+	return serr
 }
 
 // recordStatus writes the status to the message log and its event (idempotent).
@@ -477,8 +499,7 @@ func ignoreDisconnected(err error) error {
 func (a *Activities) completeAction(ctx context.Context, in CompleteInput) error {
 	err := a.HubSpot.CompleteCallback(ctx, in.PortalID, in.CallbackID, in.Outputs)
 	if errors.Is(err, ErrPortalDisconnected) {
-		// Nobody can complete it now; HubSpot expires it after hs_expiration_duration.
-		return temporal.NewNonRetryableApplicationError("portal disconnected", "PORTAL_DISCONNECTED", err)
+		return nil // nobody can complete it now; HubSpot expires it after hs_expiration_duration
 	}
 	return err
 }

@@ -21,6 +21,8 @@ type Config struct {
 	APIAddr           string
 	PublicBaseURL     string
 	ShutdownTimeout   time.Duration
+	// PhoneHashKey keys the HMAC of phone numbers in search attributes.
+	PhoneHashKey string
 
 	HubSpot HubSpot
 	Carrier Carrier
@@ -96,6 +98,7 @@ var Vars = []Var{
 	{"API_ADDR", ":8080", "listen address of the API"},
 	{"PUBLIC_BASE_URL", "http://localhost:8080", "public URL of the API, used for short links, unsubscribe links and signature checks"},
 	{"SHUTDOWN_TIMEOUT", "15s", "how long a graceful shutdown may take"},
+	{"PHONE_HASH_KEY", "", "secret keying the phone hash put in the SmsPhoneHash search attribute (required by the worker)"},
 	{"HUBSPOT_API_BASE_URL", "https://api.hubapi.com", "HubSpot API base URL (the fake HubSpot in development)"},
 	{"HUBSPOT_APP_ID", "", "HubSpot app id"},
 	{"HUBSPOT_CLIENT_ID", "", "HubSpot app OAuth client id"},
@@ -158,6 +161,7 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		APIAddr:           get("API_ADDR"),
 		PublicBaseURL:     strings.TrimRight(get("PUBLIC_BASE_URL"), "/"),
 		ShutdownTimeout:   shutdown,
+		PhoneHashKey:      get("PHONE_HASH_KEY"),
 		HubSpot: HubSpot{
 			APIBaseURL:   strings.TrimRight(get("HUBSPOT_API_BASE_URL"), "/"),
 			AppID:        get("HUBSPOT_APP_ID"),

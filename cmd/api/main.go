@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+	_ "time/tzdata" // country windows need zone data even where the system has none
 
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"

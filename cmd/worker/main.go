@@ -8,14 +8,15 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+	_ "time/tzdata" // country windows need zone data even where the system has none
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
-	"smsflow/activities"
 	"smsflow/config"
 	"smsflow/store"
+	"smsflow/wire"
 	"smsflow/workflows"
 )
 
@@ -52,8 +53,11 @@ func run(logger *slog.Logger) error {
 		return err
 	}
 
-	w := worker.New(tc, cfg.TemporalTaskQueue, worker.Options{})
-	workflows.Register(w, &activities.Activities{Store: db})
+	acts, err := wire.Activities(cfg, db, logger)
+	if err != nil {
+		return err
+	}
+	w := wire.Worker(tc, cfg, acts)
 	logger.Info("worker started", "task_queue", cfg.TemporalTaskQueue, "namespace", cfg.TemporalNamespace)
 	errc := make(chan error, 1)
 	go func() { errc <- w.Run(worker.InterruptCh()) }()
