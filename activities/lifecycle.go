@@ -454,9 +454,16 @@ func (a *Activities) syncHubSpot(ctx context.Context, ev StatusEvent) error {
 	if ev.NumberInvalid {
 		props[PropNumberInvalid] = "true"
 	}
-	if err := a.HubSpot.UpdateProperties(ctx, ev.PortalID, ev.ObjectType, ev.ObjectID, props); err != nil {
+	// The timeline event first: it is the record of what happened; the properties follow.
+	if err := a.timelineEvent(ctx, p, ev); err != nil {
 		return ignoreDisconnected(err)
 	}
+	return ignoreDisconnected(a.HubSpot.UpdateProperties(ctx, ev.PortalID, ev.ObjectType, ev.ObjectID, props))
+}
+
+// timelineEvent writes the status's timeline event (or the fallback note) unless the portal
+// switched that kind of event off; the send event is always written.
+func (a *Activities) timelineEvent(ctx context.Context, p store.PortalSettings, ev StatusEvent) error {
 	if kind, ok := eventKinds[ev.Status]; ok {
 		for _, off := range p.DisabledEvents {
 			if off == kind {
@@ -474,11 +481,10 @@ func (a *Activities) syncHubSpot(ctx context.Context, ev StatusEvent) error {
 			tokens[k] = v
 		}
 	}
-	err = a.HubSpot.RecordEvent(ctx, ev.PortalID, p.TimelineMode == "fallback", TimelineEvent{
+	return a.HubSpot.RecordEvent(ctx, ev.PortalID, p.TimelineMode == "fallback", TimelineEvent{
 		ID: ev.MessageID + "-" + strings.ToLower(ev.Status) + suffix(ev.Detail["event_id"]), ObjectType: ev.ObjectType, ObjectID: ev.ObjectID,
 		Status: ev.Status, At: ev.At, Tokens: tokens,
 	})
-	return ignoreDisconnected(err)
 }
 
 func suffix(eventID string) string {
