@@ -22,6 +22,7 @@ import (
 	"smsflow/api"
 	"smsflow/config"
 	"smsflow/hubspot"
+	"smsflow/hubspot/app"
 	"smsflow/hubspot/hubspottest"
 	"smsflow/internal/testenv"
 	"smsflow/workflows"
@@ -230,7 +231,7 @@ func TestInvalidInputsFailContinue(t *testing.T) {
 	rt := &recordingTemporal{}
 	srv, _ := actionServer(t, rt, "q", "")
 	url := srv.URL + "/hubspot/actions/sms"
-	for _, tc := range []struct {
+	cases := []struct {
 		inputs map[string]string
 		code   string
 	}{
@@ -251,7 +252,8 @@ func TestInvalidInputsFailContinue(t *testing.T) {
 		{map[string]string{"wait_for": "delivery", "wait_hours": "1.5"}, "INVALID_WAIT_HOURS"},
 		{map[string]string{"wait_for": "delivery", "wait_hours": "100000"}, "INVALID_WAIT_HOURS"},
 		{map[string]string{"phone_property": "Mobile Phone"}, "INVALID_PHONE_PROPERTY"},
-	} {
+	}
+	for _, tc := range cases {
 		t.Run(tc.code+"/"+fmt.Sprint(tc.inputs), func(t *testing.T) {
 			got := post(t, signed(t, url, url, actionSecret, execution("ap-invalid", tc.inputs).Body(), time.Now()))
 			if got.status != 200 || got.outputs["hs_execution_state"] != "FAIL_CONTINUE" || got.outputs["error_code"] != tc.code || len(got.outputs["error_message"]) < 10 {
@@ -261,6 +263,27 @@ func TestInvalidInputsFailContinue(t *testing.T) {
 	}
 	if rt.count() != 0 {
 		t.Fatalf("invalid inputs started %d workflows", rt.count())
+	}
+	// Every code has an execution rule, so HubSpot's workflow history shows a readable reason.
+	def, err := app.Action("sms", "https://x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ruled := map[string]bool{}
+	for _, r := range def["executionRules"].([]any) {
+		switch v := r.(map[string]any)["conditions"].(map[string]any)["error_code"].(type) {
+		case string:
+			ruled[v] = true
+		case []any:
+			for _, c := range v {
+				ruled[c.(string)] = true
+			}
+		}
+	}
+	for _, tc := range cases {
+		if !ruled[tc.code] {
+			t.Errorf("no execution rule for %s", tc.code)
+		}
 	}
 	// Valid edge cases: an 11-character alphanumeric sender, a 15-digit one.
 	for _, s := range []string{"ABCDEFGHIJ1", "123456789012345"} {
