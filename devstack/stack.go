@@ -135,6 +135,7 @@ func run(ctx context.Context, out io.Writer) error {
 		{name: "api", bin: "bin/api", listens: apiURL},
 		{name: "worker", bin: "bin/worker", listens: "task queue smsflow on " + t.Address},
 		{name: "carriersim", bin: "bin/carriersim", listens: fmt.Sprintf("http://127.0.0.1:%d (/sim/stats)", RunCarrierPort), env: []string{fmt.Sprintf("CARRIERSIM_ADDR=127.0.0.1:%d", RunCarrierPort)}},
+		{name: "fakehubspot", bin: "bin/fakehubspot", listens: fmt.Sprintf("http://127.0.0.1:%d (fake HubSpot API and OAuth)", RunFakeHubSpot), env: []string{fmt.Sprintf("FAKEHUBSPOT_ADDR=127.0.0.1:%d", RunFakeHubSpot)}},
 	}
 	died := make(chan string, len(services))
 	for _, s := range services {
