@@ -215,9 +215,9 @@ func TestExpirationFollowsWaitFor(t *testing.T) {
 		inputs map[string]string
 		want   string
 	}{
-		{map[string]string{"wait_for": "none"}, "P3D"},                       // the hold margin only
+		{map[string]string{"wait_for": "none"}, "P3D"},                         // the hold margin only
 		{map[string]string{"wait_for": "delivery", "wait_hours": "48"}, "P5D"}, // margin + 48 h
-		{map[string]string{"wait_for": "reply"}, "P4D"},                      // wait_hours defaults to 24
+		{map[string]string{"wait_for": "reply"}, "P4D"},                        // wait_hours defaults to 24
 		{map[string]string{"wait_for": "click", "wait_hours": "5"}, "P3DT5H"},
 	} {
 		got := post(t, signed(t, url, url, actionSecret, execution("ap-exp-"+tc.want, tc.inputs).Body(), time.Now()))
