@@ -43,6 +43,10 @@ type Config struct {
 	StopShortCode string
 	PhoneHashKey  []byte
 	Defaults      Settings
+	// ComplianceShift moves the instant the country windows are evaluated at, and back: tests
+	// use it to place a real run on a Sunday evening in Paris without waiting for one. Zero in
+	// production.
+	ComplianceShift time.Duration
 }
 
 // Activities holds the clients the activities need.

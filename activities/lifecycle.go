@@ -263,11 +263,13 @@ func (a *Activities) render(ctx context.Context, in RenderInput) (Rendered, erro
 	if in.SendAt != nil && in.SendAt.After(from) {
 		from = *in.SendAt
 	}
-	d, err := compliance.NextSendTime(from, compliance.Recipient{Country: in.Country, Timezones: in.Timezones}, category)
+	shift := a.Config.ComplianceShift
+	d, err := compliance.NextSendTime(from.Add(shift), compliance.Recipient{Country: in.Country, Timezones: in.Timezones}, category)
 	if err != nil {
 		out.ErrorCode, out.ErrorMessage = "COMPLIANCE_ERROR", err.Error()
 		return out, nil
 	}
+	d.SendAt = d.SendAt.Add(-shift)
 	out.SendAt, out.Held, out.HeldReason, out.RulesVersion = d.SendAt, d.Held, d.Reason, d.RulesVersion
 	if !d.Held && in.SendAt != nil && in.SendAt.After(in.Now) {
 		out.HeldReason = "scheduled by the workflow's send_at"

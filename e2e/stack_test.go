@@ -50,7 +50,11 @@ type stack struct {
 
 type stackOptions struct {
 	sim      sim.Options
-	settings string // the portal's settings JSON
+	settings string            // the portal's settings JSON
+	env      map[string]string // configuration overrides
+	// parisNow places the run's compliance clock at this Paris wall time (see
+	// activities.Config.ComplianceShift); zero: the real clock.
+	parisNow time.Time
 }
 
 func newStack(t *testing.T, o stackOptions) *stack {
@@ -89,7 +93,10 @@ func newStack(t *testing.T, o stackOptions) *stack {
 		"HUBSPOT_API_BASE_URL": fake.URL, "HUBSPOT_CLIENT_ID": "e2e-client-id", "HUBSPOT_CLIENT_SECRET": clientSecret,
 		"TOKEN_ENCRYPTION_KEY": key, "PHONE_HASH_KEY": "e2e-phone-key",
 		"HUBSPOT_TIMELINE_TEMPLATES": "SMS_SENT=1001,SMS_NOT_SENT=1002,SMS_DELIVERED=1003,SMS_NOT_DELIVERED=1004,SMS_CLICKED=1005,SMS_RESPONSE=1006,SMS_UNSUBSCRIBED=1007",
-		"CARRIER_PRIMARY": "sim", "CARRIER_SIM_URL": simSrv.URL, "CARRIER_WEBHOOK_SECRET": webhookSecret,
+		"CARRIER_PRIMARY":            "sim", "CARRIER_SIM_URL": simSrv.URL, "CARRIER_WEBHOOK_SECRET": webhookSecret,
+	}
+	for k, v := range o.env {
+		env[k] = v
 	}
 	cfg, err := config.FromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
@@ -123,6 +130,9 @@ ON CONFLICT (portal_id) DO UPDATE SET settings = EXCLUDED.settings`, portal, set
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !o.parisNow.IsZero() {
+		acts.Config.ComplianceShift = o.parisNow.Sub(time.Now())
+	}
 	w := wire.Worker(tc, cfg, acts)
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
@@ -147,6 +157,20 @@ func (s *stack) execute(callbackID string, contactID int64, inputs map[string]st
 		s.t.Fatal(err)
 	}
 	return resp
+}
+
+// state asks the message's workflow where it is.
+func (s *stack) state(messageID string) workflows.MessageState {
+	s.t.Helper()
+	v, err := s.tc.QueryWorkflow(context.Background(), workflows.SMSWorkflowID(messageID), "", workflows.QueryState)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var st workflows.MessageState
+	if err := v.Get(&st); err != nil {
+		s.t.Fatal(err)
+	}
+	return st
 }
 
 // completion waits for HubSpot to see the action completed.
@@ -177,6 +201,7 @@ func (s *stack) result(messageID string) workflows.SMSResult {
 // workflows/testdata/histories/<name>.json for the replay test.
 func (s *stack) history(messageID, name string) *history.History {
 	s.t.Helper()
+	s.result(messageID) // the whole run: wait for it to close
 	ctx := context.Background()
 	it := s.tc.GetWorkflowHistory(ctx, workflows.SMSWorkflowID(messageID), "", false, 0)
 	h := &history.History{}
