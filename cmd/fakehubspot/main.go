@@ -6,10 +6,12 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -25,6 +27,19 @@ func main() {
 	}
 }
 
+// devRecords makes any record asked for exist: contacts get a French mobile number derived from
+// their id (+33 6 followed by the id's last 8 digits), other records have no phone.
+func devRecords(_ int64, objectType, id string) map[string]string {
+	if objectType != "contacts" {
+		return map[string]string{}
+	}
+	digits := fmt.Sprintf("%08d", len(id))
+	if n, err := strconv.ParseUint(id, 10, 64); err == nil {
+		digits = fmt.Sprintf("%08d", n%100000000)
+	}
+	return map[string]string{"firstname": "Contact " + id, "mobilephone": "+336" + digits}
+}
+
 func run(logger *slog.Logger) error {
 	cfg, err := config.FromEnv()
 	if err != nil {
@@ -37,6 +52,7 @@ func run(logger *slog.Logger) error {
 	}
 	fake := hubspottest.New(id, secret)
 	fake.RateLimit = 110
+	fake.Records = devRecords
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	srv := &http.Server{Addr: cfg.HubSpot.FakeAddr, Handler: fake, ReadHeaderTimeout: 10 * time.Second}

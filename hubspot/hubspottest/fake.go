@@ -83,6 +83,9 @@ type Fake struct {
 	AssocPageSize int
 	// Now is the fake's clock.
 	Now func() time.Time
+	// Records, when set, creates a record on first use with the properties it returns (a local run
+	// needs no seeding); nil: unknown records are 404 as in HubSpot.
+	Records func(portalID int64, objectType, id string) map[string]string
 
 	URL string // base URL when started by NewServer
 
@@ -852,6 +855,12 @@ func (f *Fake) serveObject(w http.ResponseWriter, r *http.Request, portal int64,
 	defer f.mu.Unlock()
 	k := objKey(portal, typ, id)
 	obj, ok := f.objects[k]
+	if !ok && f.Records != nil {
+		if props := f.Records(portal, plural(typ), id); props != nil {
+			obj, ok = props, true
+			f.objects[k] = obj
+		}
+	}
 	if !ok {
 		writeError(w, 404, "OBJECT_NOT_FOUND", "resource not found")
 		return
