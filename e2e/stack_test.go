@@ -4,45 +4,33 @@ package e2e
 
 import (
 	"context"
-	"encoding/base64"
 	"log/slog"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"go.temporal.io/api/history/v1"
-
-	"smsflow/api"
 	"smsflow/carrier/sim"
-	"smsflow/config"
-	"smsflow/hubspot"
 	"smsflow/hubspot/hubspottest"
+	"smsflow/internal/harness"
 	"smsflow/internal/testenv"
 	"smsflow/store"
-	"smsflow/wire"
 	"smsflow/workflows"
 )
 
-const (
-	portal        = int64(62515)
-	clientSecret  = "e2e-client-secret"
-	webhookSecret = "e2e-webhook-secret"
-)
+const portal = harness.Portal
 
-// stack is one whole smsflow with its outside world.
+// stack is one whole smsflow with its outside world, for one test.
 type stack struct {
+	*harness.Stack
 	t       *testing.T
-	cfg     config.Config
-	db      *store.Store
 	tc      client.Client
+	db      *store.Store
 	hubspot *hubspottest.Fake
 	sim     *sim.Sim
 	apiURL  string
@@ -59,102 +47,27 @@ type stackOptions struct {
 
 func newStack(t *testing.T, o stackOptions) *stack {
 	t.Helper()
-	ctx := context.Background()
 	tc := testenv.Temporal(t)
-	db, err := store.Open(ctx, testenv.Database(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	fake := hubspottest.NewServer(t, "e2e-client-id", clientSecret)
-
-	// The API's address must be known before the simulator and the configuration exist.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	apiURL := "http://" + ln.Addr().String()
-	so := o.sim
-	so.APIBaseURL, so.WebhookSecret = apiURL, webhookSecret
-	if so.Delay == 0 {
-		so.Delay = 20 * time.Millisecond
-	}
-	carrier := sim.New(so)
-	simSrv := httptest.NewServer(carrier)
-	t.Cleanup(func() { simSrv.Close(); carrier.Close() })
-
-	key := base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
-	env := map[string]string{
-		"DATABASE_URL": os.Getenv("DATABASE_URL"), "TEMPORAL_ADDRESS": os.Getenv("TEMPORAL_ADDRESS"),
-		"TEMPORAL_TASK_QUEUE": "e2e-" + testenv.RandomID(), "PUBLIC_BASE_URL": apiURL,
-		"HUBSPOT_API_BASE_URL": fake.URL, "HUBSPOT_CLIENT_ID": "e2e-client-id", "HUBSPOT_CLIENT_SECRET": clientSecret,
-		"TOKEN_ENCRYPTION_KEY": key, "PHONE_HASH_KEY": "e2e-phone-key",
-		"HUBSPOT_TIMELINE_TEMPLATES": "SMS_SENT=1001,SMS_NOT_SENT=1002,SMS_DELIVERED=1003,SMS_NOT_DELIVERED=1004,SMS_CLICKED=1005,SMS_RESPONSE=1006,SMS_UNSUBSCRIBED=1007",
-		"CARRIER_PRIMARY":            "sim", "CARRIER_SIM_URL": simSrv.URL, "CARRIER_WEBHOOK_SECRET": webhookSecret,
-	}
-	for k, v := range o.env {
-		env[k] = v
-	}
-	cfg, err := config.FromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	// The portal is installed: a token in PostgreSQL (encrypted) that the fake knows.
-	tokens, err := store.NewTokens(db, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tokens.Save(ctx, store.Token{PortalID: portal, Kind: "private_app", AccessToken: "e2e-token"}); err != nil {
-		t.Fatal(err)
-	}
-	fake.AddToken(portal, "e2e-token", 24*time.Hour)
-	// Installing the app creates our properties on the portal.
-	if err := hubspot.NewClient(fake.URL, hubspot.StaticTokens{portal: "e2e-token"}).EnsureProperties(ctx, portal); err != nil {
-		t.Fatal(err)
-	}
-	settings := o.settings
-	if settings == "" {
-		settings = `{"listen_after": "2s", "delivery_timeout": "1m"}`
-	}
-	if _, err := db.Pool.Exec(ctx, `INSERT INTO portals (portal_id, settings) VALUES ($1, $2)
-ON CONFLICT (portal_id) DO UPDATE SET settings = EXCLUDED.settings`, portal, settings); err != nil {
-		t.Fatal(err)
-	}
-
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	acts, err := wire.Activities(cfg, db, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ho := harness.Options{DatabaseURL: testenv.Database(t), TemporalAddress: os.Getenv("TEMPORAL_ADDRESS"),
+		TaskQueue: "e2e-" + testenv.RandomID(), Sim: o.sim, Settings: o.settings, Env: o.env,
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	if !o.parisNow.IsZero() {
-		acts.Config.ComplianceShift = o.parisNow.Sub(time.Now())
+		ho.ComplianceShift = o.parisNow.Sub(time.Now())
 	}
-	w := wire.Worker(tc, cfg, acts)
-	if err := w.Start(); err != nil {
+	h, err := harness.Start(context.Background(), tc, ho)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(w.Stop)
-
-	srv := &http.Server{Handler: api.NewRouter(api.Deps{Log: log, Config: cfg, Temporal: tc, Store: db})}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return &stack{t: t, cfg: cfg, db: db, tc: tc, hubspot: fake, sim: carrier, apiURL: apiURL}
+	t.Cleanup(h.Close)
+	return &stack{Stack: h, t: t, tc: tc, db: h.DB, hubspot: h.HubSpot, sim: h.Sim, apiURL: h.APIURL}
 }
 
 // execute plays HubSpot running the "Send SMS" action on a contact.
 func (s *stack) execute(callbackID string, contactID int64, inputs map[string]string) hubspottest.ActionResponse {
 	s.t.Helper()
-	caller := &hubspottest.Caller{Secret: clientSecret}
-	resp, err := caller.Execute(context.Background(), s.apiURL+"/hubspot/actions/sms", hubspottest.Execution{
-		CallbackID: callbackID, PortalID: portal, ActionDefinitionID: 7, WorkflowID: 55, ObjectType: "CONTACT",
-		ObjectID: contactID, Inputs: inputs,
-	})
+	resp, err := s.Execute(context.Background(), callbackID, contactID, inputs)
 	if err != nil {
-		s.t.Fatal(err)
+		s.t.Fatalf("%v (%+v)", err, resp)
 	}
 	return resp
 }

@@ -1,0 +1,179 @@
+// Package harness runs one whole smsflow in the process — the real API and worker on a real
+// Temporal server and PostgreSQL — with the carrier simulator and the fake HubSpot as its outside
+// world. The end-to-end tests and the benchmark use it.
+package harness
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"smsflow/api"
+	"smsflow/carrier/sim"
+	"smsflow/config"
+	"smsflow/hubspot"
+	"smsflow/hubspot/hubspottest"
+	"smsflow/store"
+	"smsflow/wire"
+	"smsflow/workflows"
+)
+
+// Portal is the HubSpot portal the harness installs the app on.
+const Portal = int64(62515)
+
+// Secrets of the harness's outside world.
+const (
+	ClientSecret  = "harness-client-secret"
+	WebhookSecret = "harness-webhook-secret"
+	accessToken   = "harness-token"
+)
+
+// Options configure a stack.
+type Options struct {
+	DatabaseURL     string // an empty, reachable database
+	TemporalAddress string
+	TaskQueue       string
+	Sim             sim.Options
+	Settings        string            // the portal's settings JSON; default: listen 2 s after completion
+	Env             map[string]string // configuration overrides
+	// ComplianceShift moves the country-window clock (activities.Config.ComplianceShift).
+	ComplianceShift time.Duration
+	Worker          worker.Options
+	Log             *slog.Logger
+}
+
+// Stack is a running smsflow.
+type Stack struct {
+	Config  config.Config
+	DB      *store.Store
+	HubSpot *hubspottest.Fake
+	Sim     *sim.Sim
+	APIURL  string
+	closers []func()
+}
+
+// Start brings a stack up; Close takes it down.
+func Start(ctx context.Context, tc client.Client, o Options) (s *Stack, err error) {
+	s = &Stack{}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if s.DB, err = store.Open(ctx, o.DatabaseURL); err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, s.DB.Close)
+	if _, err = s.DB.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	s.HubSpot = hubspottest.New("harness-client-id", ClientSecret)
+	hsSrv := httptest.NewServer(s.HubSpot)
+	s.HubSpot.URL = hsSrv.URL
+	s.closers = append(s.closers, hsSrv.Close)
+
+	// The API's address must be known before the simulator and the configuration exist.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s.APIURL = "http://" + ln.Addr().String()
+	so := o.Sim
+	so.APIBaseURL, so.WebhookSecret = s.APIURL, WebhookSecret
+	if so.Delay == 0 {
+		so.Delay = 20 * time.Millisecond
+	}
+	s.Sim = sim.New(so)
+	simSrv := httptest.NewServer(s.Sim)
+	s.closers = append(s.closers, simSrv.Close, s.Sim.Close)
+
+	key := base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
+	env := map[string]string{
+		"DATABASE_URL": o.DatabaseURL, "TEMPORAL_ADDRESS": o.TemporalAddress, "TEMPORAL_TASK_QUEUE": o.TaskQueue,
+		"PUBLIC_BASE_URL": s.APIURL, "HUBSPOT_API_BASE_URL": s.HubSpot.URL, "HUBSPOT_CLIENT_ID": "harness-client-id",
+		"HUBSPOT_CLIENT_SECRET": ClientSecret, "TOKEN_ENCRYPTION_KEY": key, "PHONE_HASH_KEY": "harness-phone-key",
+		"HUBSPOT_TIMELINE_TEMPLATES": TimelineTemplates,
+		"CARRIER_PRIMARY":            "sim", "CARRIER_SIM_URL": simSrv.URL, "CARRIER_WEBHOOK_SECRET": WebhookSecret,
+	}
+	for k, v := range o.Env {
+		env[k] = v
+	}
+	if s.Config, err = config.FromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+		return nil, err
+	}
+
+	// The portal is installed: a token in PostgreSQL (encrypted) that the fake knows, and our
+	// properties created on its records.
+	tokens, err := store.NewTokens(s.DB, key)
+	if err != nil {
+		return nil, err
+	}
+	if err = tokens.Save(ctx, store.Token{PortalID: Portal, Kind: "private_app", AccessToken: accessToken}); err != nil {
+		return nil, err
+	}
+	s.HubSpot.AddToken(Portal, accessToken, 24*time.Hour)
+	if err = hubspot.NewClient(s.HubSpot.URL, hubspot.StaticTokens{Portal: accessToken}).EnsureProperties(ctx, Portal); err != nil {
+		return nil, err
+	}
+	settings := o.Settings
+	if settings == "" {
+		settings = `{"listen_after": "2s", "delivery_timeout": "1m"}`
+	}
+	if _, err = s.DB.Pool.Exec(ctx, `INSERT INTO portals (portal_id, settings) VALUES ($1, $2)
+ON CONFLICT (portal_id) DO UPDATE SET settings = EXCLUDED.settings`, Portal, settings); err != nil {
+		return nil, err
+	}
+
+	acts, err := wire.Activities(s.Config, s.DB, o.Log)
+	if err != nil {
+		return nil, err
+	}
+	acts.Config.ComplianceShift = o.ComplianceShift
+	w := worker.New(tc, s.Config.TemporalTaskQueue, o.Worker)
+	workflows.Register(w, acts)
+	if err = w.Start(); err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, w.Stop)
+
+	srv := &http.Server{Handler: api.NewRouter(api.Deps{Log: o.Log, Config: s.Config, Temporal: tc, Store: s.DB})}
+	go func() { _ = srv.Serve(ln) }()
+	s.closers = append(s.closers, func() { _ = srv.Close() })
+	return s, nil
+}
+
+// TimelineTemplates are the template ids the harness configures, by status.
+const TimelineTemplates = "SMS_SENT=1001,SMS_NOT_SENT=1002,SMS_DELIVERED=1003,SMS_NOT_DELIVERED=1004," +
+	"SMS_CLICKED=1005,SMS_RESPONSE=1006,SMS_UNSUBSCRIBED=1007"
+
+// Close stops everything Start started, last first.
+func (s *Stack) Close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+	s.closers = nil
+}
+
+// Execute plays HubSpot running the "Send SMS" action on a contact.
+func (s *Stack) Execute(ctx context.Context, callbackID string, contactID int64, inputs map[string]string) (hubspottest.ActionResponse, error) {
+	caller := &hubspottest.Caller{Secret: ClientSecret}
+	resp, err := caller.Execute(ctx, s.APIURL+"/hubspot/actions/sms", hubspottest.Execution{
+		CallbackID: callbackID, PortalID: Portal, ActionDefinitionID: 7, WorkflowID: 55, ObjectType: "CONTACT",
+		ObjectID: contactID, Inputs: inputs,
+	})
+	if err == nil && (resp.Status != 200 || resp.State != "BLOCK") {
+		err = errors.New("action not accepted: " + resp.State)
+	}
+	return resp, err
+}
