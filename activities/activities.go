@@ -20,6 +20,9 @@ type HubSpot interface {
 	// use timeline events; eventID makes a retry a no-op.
 	RecordEvent(ctx context.Context, portalID int64, fallback bool, ev TimelineEvent) error
 	CompleteCallback(ctx context.Context, portalID int64, callbackID string, outputs map[string]string) error
+	// SetUp creates our properties on the portal (idempotent), for a portal whose install did not
+	// finish it: HubSpot refuses writes to properties that do not exist.
+	SetUp(ctx context.Context, portalID int64) error
 }
 
 // TimelineEvent is one status change as HubSpot shows it on the record (SPEC §3 [F25]).

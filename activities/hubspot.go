@@ -16,6 +16,8 @@ import (
 // (a disconnected portal stays ErrPortalDisconnected, a business outcome).
 type HubSpotClient struct {
 	C *hubspot.Client
+	// Portals records the set-up (properties ready, time zone).
+	Portals hubspot.PortalStore
 	// Templates maps statuses to timeline event template ids (HUBSPOT_TIMELINE_TEMPLATES); a
 	// status without one is written as a note.
 	Templates map[string]string
@@ -82,4 +84,9 @@ func noteBody(ev TimelineEvent) string {
 // CompleteCallback completes a blocked workflow action.
 func (h HubSpotClient) CompleteCallback(ctx context.Context, portalID int64, callbackID string, outputs map[string]string) error {
 	return h.err(h.C.CompleteCallback(ctx, portalID, callbackID, outputs))
+}
+
+// SetUp runs the install's HubSpot side again (properties, time zone).
+func (h HubSpotClient) SetUp(ctx context.Context, portalID int64) error {
+	return h.err(hubspot.SetUpPortal(ctx, h.C, h.Portals, portalID))
 }

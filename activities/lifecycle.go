@@ -439,6 +439,11 @@ func (a *Activities) syncHubSpot(ctx context.Context, ev StatusEvent) error {
 	if !p.Connected {
 		return nil // nothing can be written; the message log has it
 	}
+	if !p.PropertiesReady {
+		if err := a.HubSpot.SetUp(ctx, ev.PortalID); err != nil {
+			return err
+		}
+	}
 	props := map[string]string{
 		PropLastStatus:      ev.Status,
 		PropLastMessageID:   ev.MessageID,

@@ -69,6 +69,13 @@ func Exec(ctx context.Context, out io.Writer, args []string) int {
 	}
 }
 
+// The fake HubSpot app's credentials in `make run`: sign an action with DevClientSecret to play
+// HubSpot against the local stack.
+const (
+	DevClientID     = "smsflow-dev"
+	DevClientSecret = "smsflow-dev-secret"
+)
+
 // Ports of `make run`; fixed so that the README and bookmarks stay true.
 const (
 	RunPostgresPort  = 55432
@@ -130,6 +137,18 @@ func run(ctx context.Context, out io.Writer) error {
 		fmt.Sprintf("API_ADDR=127.0.0.1:%d", RunAPIPort),
 		fmt.Sprintf("CARRIER_SIM_URL=http://127.0.0.1:%d", RunCarrierPort),
 		fmt.Sprintf("HUBSPOT_API_BASE_URL=http://127.0.0.1:%d", RunFakeHubSpot),
+	}
+	// Development secrets, shared by the API, the worker and the fakes; the environment wins.
+	for _, kv := range [][2]string{
+		{"HUBSPOT_CLIENT_ID", DevClientID},
+		{"HUBSPOT_CLIENT_SECRET", DevClientSecret},
+		{"HUBSPOT_AUTHORIZE_URL", fmt.Sprintf("http://localhost:%d/oauth/authorize", RunFakeHubSpot)},
+		{"TOKEN_ENCRYPTION_KEY", "c21zZmxvdy1kZXYta2V5LW5vdC1mb3ItcHJvZHVjdCE="},
+		{"PHONE_HASH_KEY", "smsflow-dev-phone-hash-key"},
+	} {
+		if os.Getenv(kv[0]) == "" {
+			common = append(common, kv[0]+"="+kv[1])
+		}
 	}
 	services := []*service{
 		{name: "api", bin: "bin/api", listens: apiURL},

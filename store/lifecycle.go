@@ -181,19 +181,21 @@ RETURNING code, message_id::text, portal_id, target_url, kind, clicks`
 
 // PortalSettings are the per-portal choices the lifecycle reads.
 type PortalSettings struct {
-	Connected      bool
+	Connected bool
+	// PropertiesReady: our properties exist on the portal (the install's set-up finished).
+	PropertiesReady bool
 	TimelineMode   string // timeline | fallback
 	DisabledEvents []string
 	Settings       map[string]any
 }
 
 // PortalSettingsOf reads a portal's settings; a portal never seen has the defaults (connected,
-// timeline events, everything on).
+// timeline events, everything on, properties not known to be ready).
 func (s *Store) PortalSettingsOf(ctx context.Context, portalID int64) (PortalSettings, error) {
 	p := PortalSettings{Connected: true, TimelineMode: "timeline", Settings: map[string]any{}}
 	var status string
-	err := s.Pool.QueryRow(ctx, `SELECT status, timeline_mode, disabled_events, settings FROM portals WHERE portal_id = $1`, portalID).
-		Scan(&status, &p.TimelineMode, &p.DisabledEvents, &p.Settings)
+	err := s.Pool.QueryRow(ctx, `SELECT status, timeline_mode, disabled_events, settings, properties_ready_at IS NOT NULL
+	FROM portals WHERE portal_id = $1`, portalID).Scan(&status, &p.TimelineMode, &p.DisabledEvents, &p.Settings, &p.PropertiesReady)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return p, nil
 	}

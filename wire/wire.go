@@ -32,7 +32,7 @@ func Activities(cfg config.Config, db *store.Store, log *slog.Logger) (*activiti
 	if err != nil {
 		return nil, err
 	}
-	hc.Log = log
+	hc.Log, hc.TimeZone = log, hubspot.PortalTimeZones(db)
 	templates, err := hubspot.ParseTemplates(cfg.HubSpot.TimelineTemplates)
 	if err != nil {
 		return nil, err
@@ -43,7 +43,7 @@ func Activities(cfg config.Config, db *store.Store, log *slog.Logger) (*activiti
 	}
 	return &activities.Activities{
 		Store:   db,
-		HubSpot: activities.HubSpotClient{C: hc, Templates: templates},
+		HubSpot: activities.HubSpotClient{C: hc, Portals: db, Templates: templates},
 		Carrier: activities.CarrierDispatcher{D: d},
 		Config: activities.Config{PublicBaseURL: cfg.PublicBaseURL, StopShortCode: cfg.Carrier.StopShortCode,
 			PhoneHashKey: []byte(cfg.PhoneHashKey), Defaults: activities.DefaultSettings},
