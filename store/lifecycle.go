@@ -184,9 +184,9 @@ type PortalSettings struct {
 	Connected bool
 	// PropertiesReady: our properties exist on the portal (the install's set-up finished).
 	PropertiesReady bool
-	TimelineMode   string // timeline | fallback
-	DisabledEvents []string
-	Settings       map[string]any
+	TimelineMode    string // timeline | fallback
+	DisabledEvents  []string
+	Settings        map[string]any
 }
 
 // PortalSettingsOf reads a portal's settings; a portal never seen has the defaults (connected,
