@@ -4,7 +4,7 @@ TEMPORAL_CLI  := v1.5.1
 FUZZTIME      ?= 15s
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: run test build check fuzz bench compose-config clean
+.PHONY: run test build check fuzz bench bench-lifecycle compose-config clean
 
 ## run: PostgreSQL, Temporal dev server + Web UI (:8233), API (:8080), worker and simulators; Ctrl-C stops all
 run: build bin/temporal
@@ -37,6 +37,10 @@ fuzz:
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+## bench-lifecycle: bare workflow vs full SMS lifecycle through the API, one dev server, one run
+bench-lifecycle: build bin/temporal
+	bin/devstack exec -- $(GO) run ./bench/lifecycle $(BENCHFLAGS)
 
 ## compose-config: validate docker-compose.yml (needs the docker-compose package; no engine needed)
 compose-config:
