@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -35,6 +36,19 @@ func TestOverridesAndErrors(t *testing.T) {
 	for _, name := range []string{"PUBLIC_BASE_URL", "CARRIER_PRIMARY", "SHUTDOWN_TIMEOUT"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error %q does not name %s", err, name)
+		}
+	}
+}
+
+// The README's configuration table must list every variable FromEnv reads.
+func TestREADMEListsEveryVariable(t *testing.T) {
+	raw, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range Vars {
+		if !strings.Contains(string(raw), "| `"+v.Name+"` |") {
+			t.Errorf("README.md's configuration table lacks %s", v.Name)
 		}
 	}
 }
