@@ -65,7 +65,7 @@ func newStack(t *testing.T, o stackOptions) *stack {
 // execute plays HubSpot running the "Send SMS" action on a contact.
 func (s *stack) execute(callbackID string, contactID int64, inputs map[string]string) hubspottest.ActionResponse {
 	s.t.Helper()
-	resp, err := s.Execute(context.Background(), callbackID, contactID, inputs)
+	resp, err := s.Execute(context.Background(), callbackID, "CONTACT", contactID, inputs)
 	if err != nil {
 		s.t.Fatalf("%v (%+v)", err, resp)
 	}

@@ -125,7 +125,7 @@ func lifecycle(ctx context.Context, tc client.Client, n, c int) (fullResult, err
 	parallel(n, c, func(i int) {
 		cb := fmt.Sprintf("bench-%d", i)
 		t0 := time.Now()
-		if _, err := s.Execute(ctx, cb, int64(1000+i), map[string]string{"country": "FR", "sender": "ACME",
+		if _, err := s.Execute(ctx, cb, "CONTACT", int64(1000+i), map[string]string{"country": "FR", "sender": "ACME",
 			"message_type": "transactional", "message": "Hello {{contact.firstname}}, your parcel is on its way.", "wait_for": "delivery"}); err != nil {
 			log.Fatal(err)
 		}

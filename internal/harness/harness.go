@@ -165,12 +165,13 @@ func (s *Stack) Close() {
 	s.closers = nil
 }
 
-// Execute plays HubSpot running the "Send SMS" action on a contact.
-func (s *Stack) Execute(ctx context.Context, callbackID string, contactID int64, inputs map[string]string) (hubspottest.ActionResponse, error) {
+// Execute plays HubSpot running the "Send SMS" action on a record (objectType as HubSpot sends
+// it: CONTACT, DEAL, …).
+func (s *Stack) Execute(ctx context.Context, callbackID, objectType string, objectID int64, inputs map[string]string) (hubspottest.ActionResponse, error) {
 	caller := &hubspottest.Caller{Secret: ClientSecret}
 	resp, err := caller.Execute(ctx, s.APIURL+"/hubspot/actions/sms", hubspottest.Execution{
-		CallbackID: callbackID, PortalID: Portal, ActionDefinitionID: 7, WorkflowID: 55, ObjectType: "CONTACT",
-		ObjectID: contactID, Inputs: inputs,
+		CallbackID: callbackID, PortalID: Portal, ActionDefinitionID: 7, WorkflowID: 55, ObjectType: objectType,
+		ObjectID: objectID, Inputs: inputs,
 	})
 	if err == nil && (resp.Status != 200 || resp.State != "BLOCK") {
 		err = errors.New("action not accepted: " + resp.State)
