@@ -87,3 +87,31 @@ func TestUnsubscribeLink(t *testing.T) {
 		t.Fatalf("unknown short link = %v %v", resp, err)
 	}
 }
+
+// A deal whose contacts have no phone: the associated company's number is used.
+func TestDealFallsBackToCompany(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	s.hubspot.SetObject(portal, "deals", "78", map[string]string{"dealname": "Fleet"})
+	s.hubspot.SetObject(portal, "contacts", "913", map[string]string{"firstname": "Noone"})
+	s.hubspot.SetObject(portal, "companies", "89", map[string]string{"phone": "+33699887766", "name": "Acme"})
+	s.hubspot.Associate(portal, "deals", "78", "contacts", "913")
+	s.hubspot.Associate(portal, "deals", "78", "companies", "89")
+	if resp, err := s.Execute(context.Background(), "cb-deal-co", "DEAL", 78, inputs()); err != nil {
+		t.Fatalf("%v %+v", err, resp)
+	}
+	expectCompletion(t, s, "cb-deal-co", workflows.StatusSent, "")
+	id := workflows.MessageIDForCallback(portal, "cb-deal-co")
+	if got := s.hubspot.Object(portal, "companies", "89")["smsflow_last_message_id"]; got != id {
+		t.Fatalf("the company's last message id = %q, want %s", got, id)
+	}
+
+	// And with no phone anywhere: NOT_SENT with a reason the HubSpot user can read.
+	s.hubspot.SetObject(portal, "deals", "79", map[string]string{"dealname": "Nobody"})
+	if resp, err := s.Execute(context.Background(), "cb-deal-none", "DEAL", 79, inputs()); err != nil {
+		t.Fatalf("%v %+v", err, resp)
+	}
+	out := expectCompletion(t, s, "cb-deal-none", workflows.StatusNotSent, "NO_PHONE")
+	if !strings.Contains(out["error_message"], "associated contacts and companies") {
+		t.Fatalf("error message %q does not say where it looked", out["error_message"])
+	}
+}
