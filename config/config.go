@@ -48,6 +48,9 @@ type HubSpot struct {
 	TimelineTemplates string
 	// FakeAddr is where cmd/fakehubspot listens.
 	FakeAddr string
+	// DeveloperAPIKey is the developer account's API key (hapikey) that cmd/hubspotapp uses to
+	// create the app's action definitions and timeline templates; the services never need it.
+	DeveloperAPIKey string
 }
 
 // Carrier holds the carrier settings.
@@ -101,6 +104,7 @@ var Vars = []Var{
 	{"PHONE_HASH_KEY", "", "secret keying the phone hash put in the SmsPhoneHash search attribute (required by the worker)"},
 	{"HUBSPOT_API_BASE_URL", "https://api.hubapi.com", "HubSpot API base URL (the fake HubSpot in development)"},
 	{"HUBSPOT_APP_ID", "", "HubSpot app id"},
+	{"HUBSPOT_DEVELOPER_API_KEY", "", "API key (hapikey) of the developer account owning the app; only `bin/hubspotapp` uses it"},
 	{"HUBSPOT_CLIENT_ID", "", "HubSpot app OAuth client id"},
 	{"HUBSPOT_CLIENT_SECRET", "", "HubSpot app client secret: OAuth and request signatures"},
 	{"TOKEN_ENCRYPTION_KEY", "", "32-byte key (base64) encrypting OAuth tokens at rest"},
@@ -176,6 +180,7 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 			CallbackDoneStatuses: get("HUBSPOT_CALLBACK_DONE_STATUSES"),
 			TimelineTemplates:    get("HUBSPOT_TIMELINE_TEMPLATES"),
 			FakeAddr:             get("FAKEHUBSPOT_ADDR"),
+			DeveloperAPIKey:      get("HUBSPOT_DEVELOPER_API_KEY"),
 		},
 		Carrier: Carrier{
 			Primary:          get("CARRIER_PRIMARY"),

@@ -107,6 +107,7 @@ type Fake struct {
 	timeZones  map[int64]string
 	window     map[int64][]time.Time
 	seq        int
+	dev        developer // developer-key APIs (definitions.go)
 }
 
 // New returns a fake with the given app credentials.
@@ -347,6 +348,9 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(path, "/oauth/"):
 		f.serveOAuth(rec, r, body)
+		return
+	case isDeveloperPath(path):
+		f.serveDeveloper(rec, r, body)
 		return
 	}
 	portal, ok := f.authorize(rec, r)
