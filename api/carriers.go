@@ -137,6 +137,12 @@ func (h *carrierHooks) status(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{"stored": true, "message_id": nil})
 		return
 	}
+	if !changesLifecycle(rep.Status) {
+		// queued / sent only repeat what the dispatch's answer told the workflow: stored for the
+		// audit, not signalled, which saves the workflow a task and three history events each.
+		c.JSON(http.StatusOK, gin.H{"stored": true, "message_id": messageID})
+		return
+	}
 	_, err = h.signal(ctx, name, rep.EventID, messageID, workflows.SignalCarrierReport, workflows.CarrierReport{
 		EventID: rep.EventID, Carrier: name, CarrierMessageID: rep.CarrierMessageID, Status: rep.Status,
 		ErrorCode: rep.ErrorCode, ErrorMessage: rep.ErrorMessage, Permanent: rep.Permanent || rep.OptedOut,
@@ -268,4 +274,13 @@ func optional(s string) *string {
 		return nil
 	}
 	return &s
+}
+
+// changesLifecycle says whether a report's status can move a message (SPEC §3): the final ones.
+func changesLifecycle(status string) bool {
+	switch status {
+	case workflows.ReportQueued, workflows.ReportSent:
+		return false
+	}
+	return true
 }
