@@ -145,6 +145,8 @@ func run(ctx context.Context, out io.Writer) error {
 		{"HUBSPOT_AUTHORIZE_URL", fmt.Sprintf("http://localhost:%d/oauth/authorize", RunFakeHubSpot)},
 		{"TOKEN_ENCRYPTION_KEY", "c21zZmxvdy1kZXYta2V5LW5vdC1mb3ItcHJvZHVjdCE="},
 		{"PHONE_HASH_KEY", "smsflow-dev-phone-hash-key"},
+		{"HUBSPOT_APP_ID", "1"},
+		{"HUBSPOT_DEVELOPER_API_KEY", "smsflow-dev-developer-key"},
 	} {
 		if os.Getenv(kv[0]) == "" {
 			common = append(common, kv[0]+"="+kv[1])

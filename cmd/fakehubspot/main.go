@@ -53,6 +53,14 @@ func run(logger *slog.Logger) error {
 	fake := hubspottest.New(id, secret)
 	fake.RateLimit = 110
 	fake.Records = devRecords
+	// The developer account of `make run`, so bin/hubspotapp can register the app's definitions.
+	if key := cfg.HubSpot.DeveloperAPIKey; key != "" {
+		appID, err := strconv.ParseInt(cfg.HubSpot.AppID, 10, 64)
+		if err != nil {
+			return fmt.Errorf("HUBSPOT_APP_ID %q: %w", cfg.HubSpot.AppID, err)
+		}
+		fake.AddDeveloperKey(key, appID)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	srv := &http.Server{Addr: cfg.HubSpot.FakeAddr, Handler: fake, ReadHeaderTimeout: 10 * time.Second}
