@@ -37,8 +37,26 @@ const (
 	PropSMSConsent      = "smsflow_sms_consent"
 )
 
-// tokenProperties are read from the record for personalization.
-var tokenProperties = []string{"firstname", "lastname", "company", "email", "city", "name"}
+// knowsAll says whether the action's payload already holds a phone and every token property, so
+// the record need not be read: the phone properties must have a value, the tokens only be present.
+func knowsAll(known map[string]string, phones, tokens []string) bool {
+	hasPhone := false
+	for _, p := range phones {
+		if strings.TrimSpace(known[p]) != "" {
+			hasPhone = true
+			break
+		}
+	}
+	if !hasPhone {
+		return false
+	}
+	for _, t := range tokens {
+		if _, ok := known[t]; !ok {
+			return false
+		}
+	}
+	return true
+}
 
 // Prepare reads the portal's settings, resolves the recipient, renders the text and computes the
 // send time, and creates the message log row (PENDING). One activity, recorded once: the history
@@ -107,7 +125,7 @@ func (a *Activities) loadSettings(ctx context.Context, portalID int64) (Settings
 // company's), normalises it for the country and checks the suppression list.
 func (a *Activities) resolveRecipient(ctx context.Context, in RecipientInput) (Recipient, error) {
 	props := phoneProperties(in.PhoneProperty)
-	names := append(append([]string{}, props...), tokenProperties...)
+	names := append(append([]string{}, props...), in.Tokens...)
 	var candidates []struct{ typ, id string }
 	if strings.EqualFold(in.ObjectType, "deal") || strings.EqualFold(in.ObjectType, "0-3") {
 		for _, to := range []struct{ plural, singular string }{{"contacts", "contact"}, {"companies", "company"}} {
@@ -126,9 +144,13 @@ func (a *Activities) resolveRecipient(ctx context.Context, in RecipientInput) (R
 	var from struct{ typ, id string }
 	var values map[string]string
 	for _, c := range candidates {
-		v, err := a.HubSpot.ReadProperties(ctx, in.PortalID, c.typ, c.id, names)
-		if err != nil {
-			return hubspotOutcome(err)
+		own := c.typ == in.ObjectType && c.id == in.ObjectID // the payload's properties are the enrolled record's
+		v, known := in.Known, own && knowsAll(in.Known, props, in.Tokens)
+		if !known {
+			var err error
+			if v, err = a.HubSpot.ReadProperties(ctx, in.PortalID, c.typ, c.id, names); err != nil {
+				return hubspotOutcome(err)
+			}
 		}
 		for _, p := range props {
 			if strings.TrimSpace(v[p]) != "" {
@@ -157,7 +179,7 @@ func (a *Activities) resolveRecipient(ctx context.Context, in RecipientInput) (R
 	}
 	r := Recipient{Phone: num.E164, PhoneHash: PhoneHash(a.Config.PhoneHashKey, num.E164), Region: num.Region, Timezones: num.Timezones,
 		ObjectType: from.typ, ObjectID: from.id, Tokens: map[string]string{}}
-	for _, k := range tokenProperties {
+	for _, k := range in.Tokens {
 		r.Tokens[k] = strings.TrimSpace(values[k])
 	}
 	if off, reason, err := a.Store.Suppressed(ctx, in.PortalID, channelOr(in.Channel), num.E164); err != nil {

@@ -15,6 +15,10 @@ type RecipientInput struct {
 	Country       string
 	Channel       string
 	MessageType   string
+	// Known are record properties HubSpot sent with the action; Tokens the ones the text uses.
+	// When Known holds the phone and every token, the record is not read again.
+	Known  map[string]string
+	Tokens []string
 }
 
 // Recipient is the resolved recipient.

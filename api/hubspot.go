@@ -225,6 +225,12 @@ func smsRequest(ex actionExecution, portalID int64, now time.Time) (workflows.SM
 		ObjectType:         objectType(string(ex.Object.ObjectType)),
 		ObjectID:           strings.TrimSpace(string(ex.Object.ObjectID)),
 	}
+	if len(ex.Object.Properties) > 0 {
+		req.ObjectProperties = make(map[string]string, len(ex.Object.Properties))
+		for k, v := range ex.Object.Properties {
+			req.ObjectProperties[strings.ToLower(k)] = string(v)
+		}
+	}
 	var i workflows.SMSInputs
 
 	// phone_property: empty means mobilephone, then phone (the workflow's default order).

@@ -41,6 +41,10 @@ func TestDeliveredEndToEnd(t *testing.T) {
 		props["smsflow_last_destination"] != "+33612345678" || props["smsflow_last_content"] != "Hello Ana, your order shipped." {
 		t.Fatalf("contact properties = %v", props)
 	}
+	// The phone and first name came with the action (objectRequestOptions): the contact was not read.
+	if reads := s.hubspot.CallsTo("GET", "/crm/v3/objects/contacts/901"); len(reads) != 0 {
+		t.Fatalf("the contact was read %d times although the action carried its properties", len(reads))
+	}
 	h := s.history(id, "delivered")
 	t.Logf("history events for a delivered message: %d", len(h.Events))
 	if len(h.Events) > 40 {

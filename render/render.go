@@ -45,6 +45,27 @@ func Personalize(text string, values map[string]string) string {
 	return tidy(out)
 }
 
+// PropertyNames lists, lowercase and once each, the record properties the text's tokens use.
+func PropertyNames(text string) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(name string) {
+		if !seen[name] {
+			seen[name] = true
+			out = append(out, name)
+		}
+	}
+	for _, m := range braceToken.FindAllStringSubmatch(text, -1) {
+		add(strings.ToLower(m[1]))
+	}
+	for _, m := range dollarToken.FindAllStringSubmatch(text, -1) {
+		if prop, ok := dollarAliases[strings.ToLower(m[1])]; ok {
+			add(prop)
+		}
+	}
+	return out
+}
+
 var (
 	spaces      = regexp.MustCompile(`[ \t]{2,}`)
 	spacePunct  = regexp.MustCompile(`[ \t]+([,.!?;:])`)

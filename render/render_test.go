@@ -44,3 +44,10 @@ func TestWithUTM(t *testing.T) {
 		t.Fatal("no UTM must leave the link as is")
 	}
 }
+
+func TestPropertyNames(t *testing.T) {
+	got := PropertyNames("Hi {{contact.FirstName}} $nom, {{ contact.firstname }} from $societe; $5 off, $unknown")
+	if want := []string{"firstname", "lastname", "company"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("PropertyNames = %v, want %v", got, want)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"smsflow/activities"
+	"smsflow/render"
 )
 
 // Activity options. Prepare, the pre-dispatch check and Publish are local activities: short, and
@@ -89,6 +90,7 @@ func (s *sms) run(ctx workflow.Context) (SMSResult, error) {
 		Recipient: activities.RecipientInput{
 			PortalID: s.req.PortalID, ObjectType: s.req.ObjectType, ObjectID: s.req.ObjectID,
 			PhoneProperty: in.PhoneProperty, Country: in.Country, Channel: "sms", MessageType: in.MessageType,
+			Known: s.req.ObjectProperties, Tokens: render.PropertyNames(in.Message),
 		},
 		Render: activities.RenderInput{
 			MessageID: s.req.MessageID, PortalID: s.req.PortalID, Text: in.Message, MessageType: in.MessageType,

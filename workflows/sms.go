@@ -41,7 +41,10 @@ type SMSRequest struct {
 	HubSpotWorkflowID  string
 	ObjectType         string
 	ObjectID           string
-	Inputs             SMSInputs
+	// ObjectProperties are the record's values HubSpot sent with the action (objectRequestOptions:
+	// the phone properties and the usual token properties), lowercase names.
+	ObjectProperties map[string]string
+	Inputs           SMSInputs
 }
 
 // SMSInputs are the action's input fields (SPEC §2.1), typed.

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -157,6 +158,9 @@ ON CONFLICT (portal_id) DO UPDATE SET settings = EXCLUDED.settings`, Portal, set
 const TimelineTemplates = "SMS_SENT=1001,SMS_NOT_SENT=1002,SMS_DELIVERED=1003,SMS_NOT_DELIVERED=1004," +
 	"SMS_CLICKED=1005,SMS_RESPONSE=1006,SMS_UNSUBSCRIBED=1007"
 
+// requestedProperties are the send-sms action's objectRequestOptions (hubspot/app).
+var requestedProperties = []string{"mobilephone", "phone", "firstname", "lastname", "email"}
+
 // Close stops everything Start started, last first.
 func (s *Stack) Close() {
 	for i := len(s.closers) - 1; i >= 0; i-- {
@@ -168,10 +172,18 @@ func (s *Stack) Close() {
 // Execute plays HubSpot running the "Send SMS" action on a record (objectType as HubSpot sends
 // it: CONTACT, DEAL, …).
 func (s *Stack) Execute(ctx context.Context, callbackID, objectType string, objectID int64, inputs map[string]string) (hubspottest.ActionResponse, error) {
+	// HubSpot sends the enrolled record's objectRequestOptions properties with the execution.
+	props := map[string]string{}
+	record := s.HubSpot.Object(Portal, objectType, strconv.FormatInt(objectID, 10))
+	for _, name := range requestedProperties {
+		if v, ok := record[name]; ok {
+			props[name] = v
+		}
+	}
 	caller := &hubspottest.Caller{Secret: ClientSecret}
 	resp, err := caller.Execute(ctx, s.APIURL+"/hubspot/actions/sms", hubspottest.Execution{
 		CallbackID: callbackID, PortalID: Portal, ActionDefinitionID: 7, WorkflowID: 55, ObjectType: objectType,
-		ObjectID: objectID, Inputs: inputs,
+		ObjectID: objectID, Properties: props, Inputs: inputs,
 	})
 	if err == nil && (resp.Status != 200 || resp.State != "BLOCK") {
 		err = errors.New("action not accepted: " + resp.State)
