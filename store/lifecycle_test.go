@@ -1,0 +1,97 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"smsflow/store"
+)
+
+func TestReserveQuota(t *testing.T) {
+	s := migrated(t)
+	ctx := context.Background()
+	now := time.Date(2026, 11, 25, 23, 30, 0, 0, time.UTC)
+	subjects := []store.QuotaSubject{{Scope: "sender", Subject: "ACME"}, {Scope: "user", Subject: "u1"}}
+	if err := s.SetQuota(ctx, 7, "sender", "ACME", 2, 3, "defer"); err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{"00000000-0000-0000-0000-000000000001", "00000000-0000-0000-0000-000000000002", "00000000-0000-0000-0000-000000000003"}
+	for _, id := range ids[:2] {
+		d, err := s.ReserveQuota(ctx, id, 7, subjects, now)
+		if err != nil || !d.OK {
+			t.Fatalf("reserve %s = %+v %v, want within the quota", id, d, err)
+		}
+	}
+	// A retried check of a counted message is not counted again.
+	if d, err := s.ReserveQuota(ctx, ids[1], 7, subjects, now); err != nil || !d.OK {
+		t.Fatalf("retry = %+v %v", d, err)
+	}
+	d, err := s.ReserveQuota(ctx, ids[2], 7, subjects, now)
+	if err != nil || d.OK || d.Scope != "sender" || d.Subject != "ACME" || d.Period != "2026-11-25" || d.Limit != 2 || d.OnExceed != "defer" {
+		t.Fatalf("third message = %+v %v, want the sender's daily quota of 2 reached, defer", d, err)
+	}
+	// Nothing of the refused reservation was counted: the next day it fits, and the month has room for it.
+	d, err = s.ReserveQuota(ctx, ids[2], 7, subjects, now.Add(time.Hour))
+	if err != nil || !d.OK {
+		t.Fatalf("next day = %+v %v", d, err)
+	}
+	var used int
+	if err := s.Pool.QueryRow(ctx, `SELECT used FROM quota_usage WHERE portal_id = 7 AND scope = 'user' AND subject = 'u1' AND period = '2026-11'`).Scan(&used); err != nil || used != 3 {
+		t.Fatalf("user's monthly count = %d %v, want 3", used, err)
+	}
+	// Default limits apply to a subject without its own: 5,000 a day.
+	if err := s.SetQuota(ctx, 8, "user", "*", 1, 10, "reject"); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := s.ReserveQuota(ctx, "00000000-0000-0000-0000-000000000010", 8, subjects, now); !d.OK {
+		t.Fatalf("first message of portal 8 refused: %+v", d)
+	}
+	if d, _ := s.ReserveQuota(ctx, "00000000-0000-0000-0000-000000000011", 8, subjects, now); d.OK || d.Scope != "user" || d.OnExceed != "reject" {
+		t.Fatalf("the '*' user limit of portal 8 not applied: %+v", d)
+	}
+}
+
+func TestSuppressionsAndLinks(t *testing.T) {
+	s := migrated(t)
+	ctx := context.Background()
+	if err := s.Suppress(ctx, 7, "sms", "+33612345678", "stop_reply", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Suppress(ctx, 7, "sms", "+33612345678", "unsubscribe_link", ""); err != nil { // idempotent
+		t.Fatal(err)
+	}
+	if off, reason, err := s.Suppressed(ctx, 7, "sms", "+33612345678"); err != nil || !off || reason != "stop_reply" {
+		t.Fatalf("suppressed = %v %q %v, want the first reason kept", off, reason, err)
+	}
+	if off, _, _ := s.Suppressed(ctx, 8, "sms", "+33612345678"); off {
+		t.Fatal("a suppression leaked to another portal")
+	}
+	if err := s.Unsuppress(ctx, 7, "sms", "+33612345678"); err != nil {
+		t.Fatal(err)
+	}
+	if off, _, _ := s.Suppressed(ctx, 7, "sms", "+33612345678"); off {
+		t.Fatal("START did not take the number off the list")
+	}
+
+	msg := "00000000-0000-0000-0000-0000000000aa"
+	a, err := s.CreateShortLink(ctx, msg, 7, store.LinkRedirect, "https://shop.example.com/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := s.CreateShortLink(ctx, msg, 7, store.LinkRedirect, "https://shop.example.com/a")
+	other, _ := s.CreateShortLink(ctx, msg, 7, store.LinkRedirect, "https://shop.example.com/b")
+	if a != again || a == other || len(a) != 10 {
+		t.Fatalf("codes %q %q %q: want one stable code per target", a, again, other)
+	}
+	for i := 1; i <= 2; i++ {
+		l, err := s.ShortLinkByCode(ctx, a, true)
+		if err != nil || l.Clicks != i || l.TargetURL != "https://shop.example.com/a" || l.MessageID != msg {
+			t.Fatalf("click %d = %+v %v", i, l, err)
+		}
+	}
+	if _, err := s.ShortLinkByCode(ctx, "nope", false); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown code error = %v", err)
+	}
+}
