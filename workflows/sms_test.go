@@ -307,3 +307,24 @@ func TestDispatchFailsForGood(t *testing.T) {
 		t.Fatalf("result = %+v", res)
 	}
 }
+
+// A quota reached with "defer" holds the message until the next day, then checks again.
+func TestQuotaDeferredToNextDay(t *testing.T) {
+	l := newLifecycle(t)
+	next := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	var checks []time.Time
+	l.check = func(in activities.DispatchCheckInput) (activities.DispatchCheck, error) {
+		checks = append(checks, in.Now)
+		if len(checks) == 1 {
+			return activities.DispatchCheck{DeferUntil: &next, DeferReason: "quota reached; deferred"}, nil
+		}
+		return activities.DispatchCheck{}, nil
+	}
+	res := l.run(request(WaitNone))
+	if len(checks) != 2 || !checks[1].Equal(next) {
+		t.Fatalf("checks at %v, want a second one at %v", checks, next)
+	}
+	if res.Status != StatusSent || l.dispatch != 1 {
+		t.Fatalf("result %+v after %d dispatches", res, l.dispatch)
+	}
+}
