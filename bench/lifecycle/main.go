@@ -18,7 +18,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gin-gonic/gin"
 	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
@@ -33,7 +32,6 @@ func main() {
 	n := flag.Int("n", 300, "messages (and bare workflows) per phase")
 	c := flag.Int("c", 30, "concurrent starts")
 	flag.Parse()
-	gin.SetMode(gin.ReleaseMode)
 	if os.Getenv("TEMPORAL_ADDRESS") == "" || os.Getenv("DATABASE_URL") == "" {
 		log.Fatal("TEMPORAL_ADDRESS and DATABASE_URL must be set: run through `bin/devstack exec -- go run ./bench/lifecycle`")
 	}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
@@ -72,6 +73,7 @@ func Start(ctx context.Context, tc client.Client, o Options) (s *Stack, err erro
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
+	gin.SetMode(gin.ReleaseMode) // no route dump per stack
 	if s.DB, err = store.Open(ctx, o.DatabaseURL); err != nil {
 		return nil, err
 	}
