@@ -110,7 +110,7 @@ func TestHeldThenSent(t *testing.T) {
 
 // A STOP that arrives while a marketing message waits for its window cancels it.
 func TestStopDuringHold(t *testing.T) {
-	s := newStack(t, stackOptions{parisNow: time.Date(2026, 11, 30, 7, 59, 54, 0, paris)})
+	s := newStack(t, stackOptions{parisNow: time.Date(2026, 11, 30, 7, 59, 48, 0, paris)})
 	contact(s, "905", "+33612345672")
 	first := send(t, s, "cb-first", 905, inputs())
 	expectCompletion(t, s, "cb-first", workflows.StatusSent, "")
