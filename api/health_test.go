@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,6 +125,24 @@ func TestHealthzWithEverythingDown(t *testing.T) {
 	_ = json.Unmarshal(raw, &b)
 	if resp.StatusCode != 503 || !contains(b.Down, "postgres") || !contains(b.Down, "temporal") {
 		t.Fatalf("/readyz = %d %s, want 503 naming postgres and temporal", resp.StatusCode, raw)
+	}
+	// The pure endpoints answer too: a preview with its compliance fields.
+	resp, err = http.Post(srv.URL+"/v1/preview", "application/json", strings.NewReader(
+		`{"message": "Promo -20%", "phone": "0612345678", "country": "FR", "message_type": "marketing", "at": "2026-11-29T13:00:00Z"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var p struct {
+		Held    bool   `json:"held"`
+		SendAt  string `json:"send_at"`
+		Text    string `json:"text"`
+		PhoneE1 string `json:"phone_e164"`
+	}
+	if err := json.Unmarshal(raw, &p); err != nil || resp.StatusCode != 200 || !p.Held || p.SendAt != "2026-11-30T07:00:00Z" ||
+		p.PhoneE1 != "+33612345678" || !strings.HasSuffix(p.Text, "STOP au 36180") {
+		t.Fatalf("/v1/preview with nothing behind the API = %d %s", resp.StatusCode, raw)
 	}
 }
 
