@@ -25,6 +25,12 @@ import (
 // ErrPortalDisconnected is what the HubSpot client returns for a portal whose tokens were revoked.
 var ErrPortalDisconnected = errors.New("PORTAL_DISCONNECTED")
 
+// The NOT_SENT outcome of a portal that disconnected the app, wherever it is found.
+const (
+	codeDisconnected = "PORTAL_DISCONNECTED"
+	msgDisconnected  = "the HubSpot portal disconnected the app; reconnect it to send"
+)
+
 // HubSpot properties smsflow keeps on records (SPEC §3 [F26]); created at install.
 const (
 	PropOptedOut        = "smsflow_opted_out"
@@ -216,7 +222,7 @@ func PhoneHash(key []byte, e164 string) string {
 // hubspotOutcome turns a disconnected portal into a NOT_SENT outcome; other errors are retried.
 func hubspotOutcome(err error) (Recipient, error) {
 	if errors.Is(err, ErrPortalDisconnected) {
-		return Recipient{ErrorCode: "PORTAL_DISCONNECTED", ErrorMessage: "the HubSpot portal disconnected the app; reconnect it to send"}, nil
+		return Recipient{ErrorCode: codeDisconnected, ErrorMessage: msgDisconnected}, nil
 	}
 	return Recipient{}, err
 }
@@ -319,7 +325,7 @@ func (a *Activities) CheckBeforeDispatch(ctx context.Context, in DispatchCheckIn
 		return DispatchCheck{}, err
 	}
 	if !p.Connected {
-		return DispatchCheck{ErrorCode: "PORTAL_DISCONNECTED", ErrorMessage: "the HubSpot portal disconnected the app; reconnect it to send"}, nil
+		return DispatchCheck{ErrorCode: codeDisconnected, ErrorMessage: msgDisconnected}, nil
 	}
 	category, _ := compliance.ParseCategory(in.MessageType)
 	if compliance.ConsentRequired(in.Country, category) {
@@ -329,7 +335,7 @@ func (a *Activities) CheckBeforeDispatch(ctx context.Context, in DispatchCheckIn
 		}
 		v, err := a.HubSpot.ReadProperties(ctx, in.PortalID, in.ObjectType, in.ObjectID, []string{prop})
 		if errors.Is(err, ErrPortalDisconnected) {
-			return DispatchCheck{ErrorCode: "PORTAL_DISCONNECTED", ErrorMessage: "the HubSpot portal disconnected the app; reconnect it to send"}, nil
+			return DispatchCheck{ErrorCode: codeDisconnected, ErrorMessage: msgDisconnected}, nil
 		}
 		if err != nil {
 			return DispatchCheck{}, err
