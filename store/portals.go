@@ -71,3 +71,30 @@ func (s *Store) MarkPropertiesReady(ctx context.Context, id int64) error {
 	_, err := s.Pool.Exec(ctx, `UPDATE portals SET properties_ready_at = now(), updated_at = now() WHERE portal_id = $1`, id)
 	return err
 }
+
+// PortalSettings are the per-portal choices the lifecycle reads.
+type PortalSettings struct {
+	Connected bool
+	// PropertiesReady: our properties exist on the portal (the install's set-up finished).
+	PropertiesReady bool
+	TimelineMode    string // timeline | fallback
+	DisabledEvents  []string
+	Settings        map[string]any
+}
+
+// PortalSettingsOf reads a portal's settings; a portal never seen has the defaults (connected,
+// timeline events, everything on, properties not known to be ready).
+func (s *Store) PortalSettingsOf(ctx context.Context, portalID int64) (PortalSettings, error) {
+	p := PortalSettings{Connected: true, TimelineMode: "timeline", Settings: map[string]any{}}
+	var status string
+	err := s.Pool.QueryRow(ctx, `SELECT status, timeline_mode, disabled_events, settings, properties_ready_at IS NOT NULL
+	FROM portals WHERE portal_id = $1`, portalID).Scan(&status, &p.TimelineMode, &p.DisabledEvents, &p.Settings, &p.PropertiesReady)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return p, nil
+	}
+	if err != nil {
+		return PortalSettings{}, fmt.Errorf("store: portal settings: %w", err)
+	}
+	p.Connected = status == "connected"
+	return p, nil
+}

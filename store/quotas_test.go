@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
@@ -50,48 +49,5 @@ func TestReserveQuota(t *testing.T) {
 	}
 	if d, _ := s.ReserveQuota(ctx, "00000000-0000-0000-0000-000000000011", 8, subjects, now); d.OK || d.Scope != "user" || d.OnExceed != "reject" {
 		t.Fatalf("the '*' user limit of portal 8 not applied: %+v", d)
-	}
-}
-
-func TestSuppressionsAndLinks(t *testing.T) {
-	s := migrated(t)
-	ctx := context.Background()
-	if err := s.Suppress(ctx, 7, "sms", "+33612345678", "stop_reply", ""); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Suppress(ctx, 7, "sms", "+33612345678", "unsubscribe_link", ""); err != nil { // idempotent
-		t.Fatal(err)
-	}
-	if off, reason, err := s.Suppressed(ctx, 7, "sms", "+33612345678"); err != nil || !off || reason != "stop_reply" {
-		t.Fatalf("suppressed = %v %q %v, want the first reason kept", off, reason, err)
-	}
-	if off, _, _ := s.Suppressed(ctx, 8, "sms", "+33612345678"); off {
-		t.Fatal("a suppression leaked to another portal")
-	}
-	if err := s.Unsuppress(ctx, 7, "sms", "+33612345678"); err != nil {
-		t.Fatal(err)
-	}
-	if off, _, _ := s.Suppressed(ctx, 7, "sms", "+33612345678"); off {
-		t.Fatal("START did not take the number off the list")
-	}
-
-	msg := "00000000-0000-0000-0000-0000000000aa"
-	a, err := s.CreateShortLink(ctx, msg, 7, store.LinkRedirect, "https://shop.example.com/a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	again, _ := s.CreateShortLink(ctx, msg, 7, store.LinkRedirect, "https://shop.example.com/a")
-	other, _ := s.CreateShortLink(ctx, msg, 7, store.LinkRedirect, "https://shop.example.com/b")
-	if a != again || a == other || len(a) != 10 {
-		t.Fatalf("codes %q %q %q: want one stable code per target", a, again, other)
-	}
-	for i := 1; i <= 2; i++ {
-		l, err := s.ShortLinkByCode(ctx, a, true)
-		if err != nil || l.Clicks != i || l.TargetURL != "https://shop.example.com/a" || l.MessageID != msg {
-			t.Fatalf("click %d = %+v %v", i, l, err)
-		}
-	}
-	if _, err := s.ShortLinkByCode(ctx, "nope", false); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("unknown code error = %v", err)
 	}
 }
