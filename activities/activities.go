@@ -1,12 +1,22 @@
 // Package activities holds every piece of I/O the message workflows do: PostgreSQL, HubSpot and
 // carriers, plus the rule tables and encoders whose results must be recorded in the history.
-// Activities are methods on Activities, so a test swaps a client, not a function.
+// Activities are methods on Activities, so a test swaps a client, not a function. Each activity's
+// input and output types sit beside it. A result that is a business outcome (an opted-out number,
+// a message too long, a carrier refusing the number) comes back in ErrorCode / ErrorMessage, not
+// as an error: errors are for what a retry may fix.
 package activities
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"time"
 
+	"smsflow/carrier/dispatch"
+	"smsflow/compliance"
+	"smsflow/config"
+	"smsflow/hubspot"
+	"smsflow/outcome"
 	"smsflow/store"
 )
 
@@ -30,7 +40,7 @@ type TimelineEvent struct {
 	ID         string // message id + status: stable across retries
 	ObjectType string
 	ObjectID   string
-	Status     string
+	Status     outcome.Status
 	At         time.Time
 	Tokens     map[string]string // message id, sender, text, status, characters, segments, campaign…
 }
@@ -50,6 +60,8 @@ type Config struct {
 	// use it to place a real run on a Sunday evening in Paris without waiting for one. Zero in
 	// production.
 	ComplianceShift time.Duration
+	// Rules are the country rules; nil means compliance.DefaultTable().
+	Rules *compliance.Table
 }
 
 // Activities holds the clients the activities need.
@@ -58,6 +70,50 @@ type Activities struct {
 	HubSpot HubSpot
 	Carrier Dispatcher
 	Config  Config
+}
+
+// defaultRules is the default rule table, built once.
+var defaultRules = compliance.DefaultTable()
+
+func (a *Activities) rules() *compliance.Table {
+	if a.Config.Rules != nil {
+		return a.Config.Rules
+	}
+	return defaultRules
+}
+
+// FromConfig builds the activities of a deployment: the HubSpot client with the portals' OAuth
+// tokens (encrypted in PostgreSQL, refreshed ahead of expiry) and the carrier dispatcher. The
+// worker, the end-to-end harness and the benchmark all build them here.
+func FromConfig(cfg config.Config, db *store.Store, log *slog.Logger) (*Activities, error) {
+	if cfg.PhoneHashKey == "" {
+		return nil, errors.New("PHONE_HASH_KEY must be set: it keys the phone hash of the SmsPhoneHash search attribute")
+	}
+	tokens, err := store.NewTokens(db, cfg.HubSpot.TokenKey)
+	if err != nil {
+		return nil, err
+	}
+	manager := &hubspot.TokenManager{Store: tokens, Portals: db, OAuth: hubspot.NewOAuthFromConfig(cfg.HubSpot, cfg.PublicBaseURL)}
+	hc, err := hubspot.NewClientFromConfig(cfg.HubSpot, manager)
+	if err != nil {
+		return nil, err
+	}
+	hc.Log, hc.TimeZone = log, hubspot.PortalTimeZones(db)
+	templates, err := hubspot.ParseTemplates(cfg.HubSpot.TimelineTemplates)
+	if err != nil {
+		return nil, err
+	}
+	d, err := dispatch.FromConfig(cfg, db, log)
+	if err != nil {
+		return nil, err
+	}
+	return &Activities{
+		Store:   db,
+		HubSpot: HubSpotClient{C: hc, Portals: db, Templates: templates},
+		Carrier: CarrierDispatcher{D: d},
+		Config: Config{PublicBaseURL: cfg.PublicBaseURL, StopShortCode: cfg.Carrier.StopShortCode,
+			PhoneHashKey: []byte(cfg.PhoneHashKey), Defaults: DefaultSettings},
+	}, nil
 }
 
 // DefaultSettings are the lifecycle settings of a portal that set none.

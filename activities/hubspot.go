@@ -13,7 +13,7 @@ import (
 
 // HubSpotClient adapts the HubSpot API client to what the lifecycle needs: timeline events with
 // the configured template per status, the note fallback, and errors as Temporal retry decisions
-// (a disconnected portal stays ErrPortalDisconnected, a business outcome).
+// (a disconnected portal stays hubspot.ErrPortalDisconnected in the chain: a business outcome, not a retry).
 type HubSpotClient struct {
 	C *hubspot.Client
 	// Portals records the set-up (properties ready, time zone).
@@ -24,9 +24,6 @@ type HubSpotClient struct {
 }
 
 func (h HubSpotClient) err(err error) error {
-	if errors.Is(err, hubspot.ErrPortalDisconnected) {
-		return fmt.Errorf("%w: %w", ErrPortalDisconnected, err)
-	}
 	return hubspot.ActivityError(err)
 }
 
@@ -50,7 +47,7 @@ func (h HubSpotClient) UpdateProperties(ctx context.Context, portalID int64, obj
 // RecordEvent writes the timeline event, or a note where the portal is in fallback mode, the
 // status has no template, or HubSpot refuses timeline events to the app.
 func (h HubSpotClient) RecordEvent(ctx context.Context, portalID int64, fallback bool, ev TimelineEvent) error {
-	template := h.Templates[ev.Status]
+	template := h.Templates[string(ev.Status)]
 	if !fallback && template != "" {
 		at := ev.At
 		err := h.C.CreateTimelineEvent(ctx, portalID, hubspot.TimelineEvent{ID: ev.ID, TemplateID: template,
@@ -66,7 +63,7 @@ func (h HubSpotClient) RecordEvent(ctx context.Context, portalID int64, fallback
 // noteBody is the fallback's readable summary of a status change.
 func noteBody(ev TimelineEvent) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "<p><strong>SMS %s</strong></p><ul>", html.EscapeString(strings.TrimPrefix(ev.Status, "SMS_")))
+	fmt.Fprintf(&b, "<p><strong>SMS %s</strong></p><ul>", html.EscapeString(strings.TrimPrefix(string(ev.Status), "SMS_")))
 	keys := make([]string, 0, len(ev.Tokens))
 	for k := range ev.Tokens {
 		keys = append(keys, k)

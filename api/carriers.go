@@ -128,7 +128,7 @@ func (h *carrierHooks) status(c *gin.Context) {
 		"error_code": rep.ErrorCode, "error_message": rep.ErrorMessage, "permanent": rep.Permanent,
 		"number_invalid": rep.NumberInvalid, "opted_out": rep.OptedOut, "reference": rep.MessageID})
 	if _, err := h.d.Store.AddEvent(ctx, store.Event{MessageID: optional(messageID), Source: name, SourceEventID: rep.EventID,
-		Kind: "delivery", Status: rep.Status, Detail: detail, OccurredAt: rep.OccurredAt}); err != nil {
+		Kind: "delivery", Status: string(rep.Status), Detail: detail, OccurredAt: rep.OccurredAt}); err != nil {
 		h.unavailable(c, "store report", err)
 		return
 	}
@@ -137,9 +137,9 @@ func (h *carrierHooks) status(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{"stored": true, "message_id": nil})
 		return
 	}
-	if !changesLifecycle(rep.Status) {
-		// queued / sent only repeat what the dispatch's answer told the workflow: stored for the
-		// audit, not signalled, which saves the workflow a task and three history events each.
+	if !rep.Status.Final() {
+		// queued / sent / unknown cannot move a message: stored for the audit, not signalled,
+		// which saves the workflow a task and three history events each.
 		c.JSON(http.StatusOK, gin.H{"stored": true, "message_id": messageID})
 		return
 	}
@@ -274,13 +274,4 @@ func optional(s string) *string {
 		return nil
 	}
 	return &s
-}
-
-// changesLifecycle says whether a report's status can move a message (SPEC §3): the final ones.
-func changesLifecycle(status string) bool {
-	switch status {
-	case workflows.ReportQueued, workflows.ReportSent:
-		return false
-	}
-	return true
 }

@@ -19,6 +19,7 @@ import (
 	"smsflow/carrier/twilio"
 	"smsflow/config"
 	"smsflow/internal/testenv"
+	"smsflow/outcome"
 	"smsflow/store"
 	"smsflow/workflows"
 )
@@ -110,7 +111,7 @@ func (e *hookEnv) signals(messageID string) []string {
 			if err := converter.GetDefaultDataConverter().FromPayloads(a.GetInput(), &r); err != nil {
 				e.t.Fatal(err)
 			}
-			out = append(out, "report:"+r.Status)
+			out = append(out, "report:"+string(r.Status))
 		case workflows.SignalReply:
 			var r workflows.Reply
 			if err := converter.GetDefaultDataConverter().FromPayloads(a.GetInput(), &r); err != nil {
@@ -258,7 +259,7 @@ func TestInboundReplyRoutedToLatestMessage(t *testing.T) {
 	for i, id := range []string{older, latest} {
 		sent := time.Now().Add(time.Duration(i-2) * time.Minute)
 		if err := e.db.SaveMessage(ctx, store.Message{ID: id, PortalID: 62515, ObjectType: "contact", ObjectID: "1",
-			Phone: "+33612345678", Sender: "+15005550006", Status: workflows.StatusSent, SentAt: &sent}); err != nil {
+			Phone: "+33612345678", Sender: "+15005550006", Status: string(outcome.SMSSent), SentAt: &sent}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"smsflow/hubspot"
+	"smsflow/outcome"
 	"smsflow/workflows"
 )
 
@@ -44,9 +45,9 @@ const (
 func registerHubSpot(r *gin.Engine, d Deps) {
 	a := &actions{d: d, now: time.Now}
 	g := r.Group("/hubspot/actions")
-	g.POST("/sms", a.handle("sms"))
-	g.POST("/voice", a.handle("voice"))
-	g.POST("/ivr", a.handle("ivr"))
+	g.POST("/sms", a.handle(outcome.SMS))
+	g.POST("/voice", a.handle(outcome.Voice))
+	g.POST("/ivr", a.handle(outcome.IVR))
 	registerOAuth(r, d)
 }
 
@@ -105,15 +106,18 @@ type actionExecution struct {
 }
 
 // invalidInput is a refused input: FAIL_CONTINUE with error_code and error_message.
-type invalidInput struct{ code, message string }
+type invalidInput struct {
+	code    outcome.Code
+	message string
+}
 
-func (e *invalidInput) Error() string { return e.code + ": " + e.message }
+func (e *invalidInput) Error() string { return string(e.code) + ": " + e.message }
 
-func invalid(code, format string, args ...any) *invalidInput {
+func invalid(code outcome.Code, format string, args ...any) *invalidInput {
 	return &invalidInput{code: code, message: fmt.Sprintf(format, args...)}
 }
 
-func failContinue(c *gin.Context, code, message string) {
+func failContinue(c *gin.Context, code outcome.Code, message string) {
 	c.JSON(http.StatusOK, gin.H{"outputFields": gin.H{
 		hubspot.OutputState: hubspot.StateFailContinue, "error_code": code, "error_message": message}})
 }
@@ -124,7 +128,7 @@ func (a *actions) publicURI(r *http.Request) string {
 	return a.d.Config.PublicBaseURL + r.URL.RequestURI()
 }
 
-func (a *actions) handle(channel string) gin.HandlerFunc {
+func (a *actions) handle(channel outcome.Channel) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxActionBody))
 		if err != nil {
@@ -148,8 +152,8 @@ func (a *actions) handle(channel string) gin.HandlerFunc {
 			c.JSON(http.StatusBadRequest, gin.H{"error": "malformed action execution: callbackId, origin.portalId and object.objectId are required"})
 			return
 		}
-		if channel != "sms" {
-			failContinue(c, "CHANNEL_NOT_AVAILABLE", "The "+channel+" channel is not available yet.")
+		if channel != outcome.SMS {
+			failContinue(c, outcome.ChannelNotAvailable, "The "+string(channel)+" channel is not available yet.")
 			return
 		}
 		req, err := smsRequest(ex, portalID, a.now())
@@ -185,9 +189,9 @@ func (a *actions) start(ctx context.Context, req workflows.SMSRequest) error {
 	sa := []temporal.SearchAttributeUpdate{
 		workflows.PortalIDKey.ValueSet(strconv.FormatInt(req.PortalID, 10)),
 		workflows.RecordIDKey.ValueSet(req.ObjectType + ":" + req.ObjectID),
-		workflows.ChannelKey.ValueSet("sms"),
+		workflows.ChannelKey.ValueSet(string(outcome.SMS)),
 		workflows.CampaignKey.ValueSet(req.Inputs.CampaignName),
-		workflows.StatusKey.ValueSet(workflows.StatusPending),
+		workflows.StatusKey.ValueSet(string(outcome.Pending)),
 	}
 	if req.Inputs.Country != "" {
 		sa = append(sa, workflows.CountryKey.ValueSet(req.Inputs.Country))
@@ -235,26 +239,26 @@ func smsRequest(ex actionExecution, portalID int64, now time.Time) (workflows.SM
 
 	// phone_property: empty means mobilephone, then phone (the workflow's default order).
 	if i.PhoneProperty = strings.ToLower(in("phone_property")); i.PhoneProperty != "" && !phonePropertyRe.MatchString(i.PhoneProperty) {
-		return req, invalid("INVALID_PHONE_PROPERTY", "phone_property %q is not a HubSpot property name (lower-case letters, digits and _).", i.PhoneProperty)
+		return req, invalid(outcome.InvalidPhoneProperty, "phone_property %q is not a HubSpot property name (lower-case letters, digits and _).", i.PhoneProperty)
 	}
 	if i.Country = strings.ToUpper(in("country")); i.Country != "" {
 		if _, ok := phonenumbers.GetSupportedRegions()[i.Country]; !ok {
-			return req, invalid("INVALID_COUNTRY", "country %q is not an ISO 3166 alpha-2 country code with a phone numbering plan (e.g. FR, US).", i.Country)
+			return req, invalid(outcome.InvalidCountry, "country %q is not an ISO 3166 alpha-2 country code with a phone numbering plan (e.g. FR, US).", i.Country)
 		}
 	}
 	i.Sender = in("sender")
 	if i.Sender != "" && !validSender(i.Sender) {
-		return req, invalid("INVALID_SENDER", "sender %q is invalid: use letters and digits only, at most 11 (e.g. MyShop), or a number of at most 15 digits.", i.Sender)
+		return req, invalid(outcome.InvalidSender, "sender %q is invalid: use letters and digits only, at most 11 (e.g. MyShop), or a number of at most 15 digits.", i.Sender)
 	}
 	switch i.MessageType = strings.ToLower(in("message_type")); i.MessageType {
 	case "":
 		i.MessageType = "marketing" // the stricter: compliance rules apply
 	case "marketing", "transactional":
 	default:
-		return req, invalid("INVALID_MESSAGE_TYPE", "message_type %q must be marketing or transactional.", i.MessageType)
+		return req, invalid(outcome.InvalidMessageType, "message_type %q must be marketing or transactional.", i.MessageType)
 	}
 	if i.Message = string(ex.InputFields["message"]); strings.TrimSpace(i.Message) == "" {
-		return req, invalid("MISSING_MESSAGE", "The message is empty.")
+		return req, invalid(outcome.MissingMessage, "The message is empty.")
 	}
 	for _, b := range []struct {
 		name string
@@ -262,7 +266,7 @@ func smsRequest(ex actionExecution, portalID int64, now time.Time) (workflows.SM
 	}{{"allow_unicode", &i.AllowUnicode}, {"add_stop", &i.AddStop}, {"unsubscribe_url", &i.UnsubscribeURL}, {"shorten_urls", &i.ShortenURLs}} {
 		v, ok := parseBool(in(b.name))
 		if !ok {
-			return req, invalid("INVALID_BOOLEAN", "%s must be true or false, not %q.", b.name, in(b.name))
+			return req, invalid(outcome.InvalidBoolean, "%s must be true or false, not %q.", b.name, in(b.name))
 		}
 		*b.dst = v
 	}
@@ -280,10 +284,10 @@ func smsRequest(ex actionExecution, portalID int64, now time.Time) (workflows.SM
 	if s := in("send_at"); s != "" {
 		t, ok := parseSendAt(s)
 		if !ok {
-			return req, invalid("INVALID_SEND_AT", "send_at %q is not a date-time (ISO 8601 like 2026-12-01T09:30:00+01:00, or epoch milliseconds).", s)
+			return req, invalid(outcome.InvalidSendAt, "send_at %q is not a date-time (ISO 8601 like 2026-12-01T09:30:00+01:00, or epoch milliseconds).", s)
 		}
 		if t.Sub(now) > maxSendAhead {
-			return req, invalid("INVALID_SEND_AT", "send_at %s is more than a year ahead.", t.Format(time.RFC3339))
+			return req, invalid(outcome.InvalidSendAt, "send_at %s is more than a year ahead.", t.Format(time.RFC3339))
 		}
 		t = t.UTC()
 		i.SendAt = &t
@@ -293,12 +297,12 @@ func smsRequest(ex actionExecution, portalID int64, now time.Time) (workflows.SM
 		i.WaitFor = "none"
 	case "none", "delivery", "click", "reply":
 	default:
-		return req, invalid("INVALID_WAIT_FOR", "wait_for %q must be none, delivery, click or reply.", i.WaitFor)
+		return req, invalid(outcome.InvalidWaitFor, "wait_for %q must be none, delivery, click or reply.", i.WaitFor)
 	}
 	if s := in("wait_hours"); s != "" {
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil || f != float64(int(f)) || f < 0 || f > maxWaitHours {
-			return req, invalid("INVALID_WAIT_HOURS", "wait_hours %q must be a whole number of hours from 0 to %d.", s, maxWaitHours)
+			return req, invalid(outcome.InvalidWaitHours, "wait_hours %q must be a whole number of hours from 0 to %d.", s, maxWaitHours)
 		}
 		i.WaitHours = int(f)
 	} else if i.WaitFor != "none" {

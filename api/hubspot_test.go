@@ -25,6 +25,7 @@ import (
 	"smsflow/hubspot/app"
 	"smsflow/hubspot/hubspottest"
 	"smsflow/internal/testenv"
+	"smsflow/outcome"
 	"smsflow/workflows"
 )
 
@@ -344,7 +345,7 @@ func TestIdempotentStartOnDevServer(t *testing.T) {
 	w.RegisterWorkflowWithOptions(func(ctx workflow.Context, req workflows.SMSRequest) (workflows.SMSResult, error) {
 		// Held open until the test releases it, so the retries arrive while it runs.
 		workflow.GetSignalChannel(ctx, "release").Receive(ctx, nil)
-		return workflows.SMSResult{Status: workflows.StatusSent, MessageID: req.MessageID}, nil
+		return workflows.SMSResult{Status: outcome.SMSSent, MessageID: req.MessageID}, nil
 	}, workflow.RegisterOptions{Name: workflows.SendSMSName})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ package carrier
 
 import (
 	"context"
+	"smsflow/outcome"
 	"time"
 )
 
@@ -34,8 +35,8 @@ type Receipt struct {
 	// PartIDs holds one id per part where the carrier answers per part (Vonage); the first is
 	// CarrierMessageID.
 	PartIDs []string
-	// Status is one of the workflows.Report* values (usually "queued").
-	Status     string
+	// Status is where the carrier says the message is (usually queued).
+	Status     outcome.Report
 	Segments   int
 	AcceptedAt time.Time
 }
@@ -52,14 +53,3 @@ type Sender interface {
 type Finder interface {
 	Lookup(ctx context.Context, messageID string) (r Receipt, found bool, err error)
 }
-
-// Report statuses, equal to the workflows.Report* constants (a test keeps them equal; carrier
-// packages do not import workflows, which reach carriers through activities).
-const (
-	ReportQueued       = "queued"
-	ReportSent         = "sent"
-	ReportDelivered    = "delivered"
-	ReportUndelivered  = "undelivered"
-	ReportFailed       = "failed"
-	ReportUnknownState = "unknown"
-)

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"smsflow/carrier"
-	"smsflow/workflows"
 )
 
 func TestClassifyReply(t *testing.T) {
@@ -23,17 +22,6 @@ func TestClassifyReply(t *testing.T) {
 		stop, start := carrier.ClassifyReply(tc.text)
 		if stop != tc.stop || start != tc.start {
 			t.Errorf("ClassifyReply(%q) = %v, %v; want %v, %v", tc.text, stop, start, tc.stop, tc.start)
-		}
-	}
-}
-
-func TestReportConstantsMatchWorkflows(t *testing.T) {
-	pairs := [][2]string{{carrier.ReportQueued, workflows.ReportQueued}, {carrier.ReportSent, workflows.ReportSent},
-		{carrier.ReportDelivered, workflows.ReportDelivered}, {carrier.ReportUndelivered, workflows.ReportUndelivered},
-		{carrier.ReportFailed, workflows.ReportFailed}, {carrier.ReportUnknownState, workflows.ReportUnknownState}}
-	for _, p := range pairs {
-		if p[0] != p[1] {
-			t.Errorf("carrier %q != workflows %q", p[0], p[1])
 		}
 	}
 }

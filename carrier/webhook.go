@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"smsflow/outcome"
 	"strconv"
 	"strings"
 	"time"
@@ -19,7 +20,7 @@ type StatusReport struct {
 	// MessageID is our message id when the report carries it (Vonage client-ref, the mid
 	// parameter of our status callback URL); empty otherwise.
 	MessageID     string
-	Status        string // a workflows.Report* value
+	Status        outcome.Report
 	CarrierStatus string // the carrier's own word
 	ErrorCode     string
 	ErrorMessage  string

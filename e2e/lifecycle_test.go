@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"smsflow/outcome"
 	"smsflow/workflows"
 )
 
@@ -19,7 +20,7 @@ func TestDeliveredEndToEnd(t *testing.T) {
 		t.Fatalf("action answer = %+v, want 200 BLOCK", resp)
 	}
 	c := s.completion("cb-delivered")
-	if c.Outputs["sms_status"] != workflows.StatusDelivered || c.Outputs["segments"] != "1" || c.Outputs["encoding"] != "GSM7" || c.Outputs["error_code"] != "" {
+	if c.Outputs["sms_status"] != string(outcome.SMSDelivered) || c.Outputs["segments"] != "1" || c.Outputs["encoding"] != "GSM7" || c.Outputs["error_code"] != "" {
 		t.Fatalf("completed with %+v", c.Outputs)
 	}
 	id := c.Outputs["message_id"]
@@ -27,7 +28,7 @@ func TestDeliveredEndToEnd(t *testing.T) {
 		t.Fatalf("message_id %q is not the callback's", id)
 	}
 	res := s.result(id)
-	if res.Status != workflows.StatusDelivered {
+	if res.Status != outcome.SMSDelivered {
 		t.Fatalf("workflow result = %+v", res)
 	}
 	if n := s.sim.Sends(id); n != 1 {
@@ -37,7 +38,7 @@ func TestDeliveredEndToEnd(t *testing.T) {
 		t.Fatalf("timeline events = %v, want SENT then DELIVERED", got)
 	}
 	props := s.hubspot.Object(portal, "contacts", "901")
-	if props["smsflow_last_status"] != workflows.StatusDelivered || props["smsflow_last_message_id"] != id ||
+	if props["smsflow_last_status"] != string(outcome.SMSDelivered) || props["smsflow_last_message_id"] != id ||
 		props["smsflow_last_destination"] != "+33612345678" || props["smsflow_last_content"] != "Hello Ana, your order shipped." {
 		t.Fatalf("contact properties = %v", props)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"smsflow/carrier/sim"
+	"smsflow/outcome"
 	"smsflow/workflows"
 )
 
@@ -33,10 +34,10 @@ func send(t *testing.T, s *stack, callbackID string, contactID int64, in map[str
 	return workflows.MessageIDForCallback(portal, callbackID)
 }
 
-func expectCompletion(t *testing.T, s *stack, callbackID, status, code string) map[string]string {
+func expectCompletion(t *testing.T, s *stack, callbackID string, status outcome.Status, code outcome.Code) map[string]string {
 	t.Helper()
 	c := s.completion(callbackID)
-	if c.Outputs["sms_status"] != status || c.Outputs["error_code"] != code {
+	if c.Outputs["sms_status"] != string(status) || c.Outputs["error_code"] != string(code) {
 		t.Fatalf("completed with %v, want sms_status %s error_code %q", c.Outputs, status, code)
 	}
 	return c.Outputs
@@ -46,8 +47,8 @@ func TestNotDelivered(t *testing.T) {
 	s := newStack(t, stackOptions{sim: sim.Options{Undelivered: 1}})
 	contact(s, "902", "+33612345679")
 	id := send(t, s, "cb-undelivered", 902, inputs("wait_for", "delivery"))
-	expectCompletion(t, s, "cb-undelivered", workflows.StatusNotDelivered, "NOT_DELIVERED_TEMPORARY")
-	if res := s.result(id); res.Status != workflows.StatusNotDelivered {
+	expectCompletion(t, s, "cb-undelivered", outcome.SMSNotDelivered, "NOT_DELIVERED_TEMPORARY")
+	if res := s.result(id); res.Status != outcome.SMSNotDelivered {
 		t.Fatalf("result = %+v", res)
 	}
 	if got := s.timeline(); !slices.Equal(got, []string{"SENT", "NOT_DELIVERED"}) {
@@ -74,7 +75,7 @@ func TestFrenchMarketingOnSundayHeldToMonday(t *testing.T) {
 	if held := st.WakeAt.Sub(time.Now()); held < 17*time.Hour+59*time.Minute || held > 18*time.Hour {
 		t.Fatalf("held for %v, want until Monday 08:00 Paris (18 h)", held)
 	}
-	if st.Status != workflows.StatusPending || !strings.Contains(st.HeldReason, "08:00") {
+	if st.Status != outcome.Pending || !strings.Contains(st.HeldReason, "08:00") {
 		t.Fatalf("state = %+v", st)
 	}
 	desc, err := s.tc.DescribeWorkflowExecution(context.Background(), workflows.SMSWorkflowID(id), "")
@@ -94,7 +95,7 @@ func TestHeldThenSent(t *testing.T) {
 	s := newStack(t, stackOptions{parisNow: time.Date(2026, 11, 30, 7, 59, 57, 0, paris)})
 	contact(s, "904", "+33612345671")
 	id := send(t, s, "cb-held", 904, inputs("message_type", "marketing", "message", "Nouveautés en magasin", "wait_for", "delivery"))
-	out := expectCompletion(t, s, "cb-held", workflows.StatusDelivered, "")
+	out := expectCompletion(t, s, "cb-held", outcome.SMSDelivered, "")
 	if s.sim.Sends(id) != 1 {
 		t.Fatalf("sends = %d", s.sim.Sends(id))
 	}
@@ -113,7 +114,7 @@ func TestStopDuringHold(t *testing.T) {
 	s := newStack(t, stackOptions{parisNow: time.Date(2026, 11, 30, 7, 59, 48, 0, paris)})
 	contact(s, "905", "+33612345672")
 	first := send(t, s, "cb-first", 905, inputs())
-	expectCompletion(t, s, "cb-first", workflows.StatusSent, "")
+	expectCompletion(t, s, "cb-first", outcome.SMSSent, "")
 	held := send(t, s, "cb-held-stop", 905, inputs("message_type", "marketing", "message", "Promo"))
 	for deadline := time.Now().Add(20 * time.Second); s.state(held).WakeAt == nil; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -123,7 +124,7 @@ func TestStopDuringHold(t *testing.T) {
 	if !s.sim.Reply(first, "Stop") {
 		t.Fatal("simulator could not reply")
 	}
-	expectCompletion(t, s, "cb-held-stop", workflows.StatusNotSent, workflows.CodeOptedOut)
+	expectCompletion(t, s, "cb-held-stop", outcome.SMSNotSent, outcome.OptedOut)
 	if n := s.sim.Sends(held); n != 0 {
 		t.Fatalf("the cancelled message reached the carrier %d times", n)
 	}
@@ -135,7 +136,7 @@ func TestClicked(t *testing.T) {
 	contact(s, "906", "+33612345673")
 	id := send(t, s, "cb-click", 906, inputs("message", "Your order: https://shop.example.com/orders/42", "shorten_urls", "true",
 		"utm_source", "sms", "wait_for", "click"))
-	expectCompletion(t, s, "cb-click", workflows.StatusClicked, "")
+	expectCompletion(t, s, "cb-click", outcome.SMSClicked, "")
 	m, err := s.db.GetMessage(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +154,7 @@ func TestReply(t *testing.T) {
 	s := newStack(t, stackOptions{sim: sim.Options{Reply: 1, ReplyText: "Yes please"}})
 	contact(s, "907", "+33612345674")
 	id := send(t, s, "cb-reply", 907, inputs("wait_for", "reply"))
-	expectCompletion(t, s, "cb-reply", workflows.StatusResponse, "")
+	expectCompletion(t, s, "cb-reply", outcome.SMSResponse, "")
 	if got := s.timeline(); !slices.Equal(got, []string{"SENT", "DELIVERED", "RESPONSE"}) {
 		t.Fatalf("timeline = %v", got)
 	}
@@ -167,7 +168,7 @@ func TestQuotaExceeded(t *testing.T) {
 	}
 	contact(s, "908", "+33612345675")
 	id := send(t, s, "cb-quota", 908, inputs())
-	expectCompletion(t, s, "cb-quota", workflows.StatusNotSent, workflows.CodeQuotaExceeded)
+	expectCompletion(t, s, "cb-quota", outcome.SMSNotSent, outcome.QuotaExceeded)
 	if s.sim.Stats().SendRequests != 0 {
 		t.Fatal("a message over quota reached the carrier")
 	}
@@ -178,7 +179,7 @@ func TestInvalidNumber(t *testing.T) {
 	s := newStack(t, stackOptions{})
 	contact(s, "909", "12")
 	id := send(t, s, "cb-invalid", 909, inputs())
-	out := expectCompletion(t, s, "cb-invalid", workflows.StatusNotSent, "INVALID_PHONE")
+	out := expectCompletion(t, s, "cb-invalid", outcome.SMSNotSent, "INVALID_PHONE")
 	if out["error_message"] == "" {
 		t.Fatal("no readable error message")
 	}
@@ -202,7 +203,7 @@ func TestBreakerOpenThenRecovered(t *testing.T) {
 	}
 	time.Sleep(2 * time.Second) // retries meet the open breaker meanwhile
 	s.sim.SetFaults(0, 0, 0)
-	expectCompletion(t, s, "cb-breaker", workflows.StatusDelivered, "")
+	expectCompletion(t, s, "cb-breaker", outcome.SMSDelivered, "")
 	if st := s.sim.Stats(); st.Accepted != 1 || st.Injected5xx < 2 {
 		t.Fatalf("simulator stats = %+v: want two or more failures then one accepted message", st)
 	}

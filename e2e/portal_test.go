@@ -6,7 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"smsflow/workflows"
+	"smsflow/outcome"
+	"smsflow/store"
 )
 
 // Ireland requires express consent for marketing: re-checked on the record right before dispatch.
@@ -18,13 +19,13 @@ func TestIrishMarketingNeedsConsent(t *testing.T) {
 		return in
 	}
 	id := send(t, s, "cb-ie-no", 920, ie())
-	out := expectCompletion(t, s, "cb-ie-no", workflows.StatusNotSent, workflows.CodeConsentMissing)
+	out := expectCompletion(t, s, "cb-ie-no", outcome.SMSNotSent, outcome.ConsentMissing)
 	if !strings.Contains(out["error_message"], "consent") || s.sim.Sends(id) != 0 {
 		t.Fatalf("outputs %v, sends %d", out, s.sim.Sends(id))
 	}
 	s.hubspot.SetObject(portal, "contacts", "920", map[string]string{"mobilephone": "+353851234567", "firstname": "Aoife", "smsflow_sms_consent": "true"})
 	id = send(t, s, "cb-ie-yes", 920, ie())
-	expectCompletion(t, s, "cb-ie-yes", workflows.StatusSent, "")
+	expectCompletion(t, s, "cb-ie-yes", outcome.SMSSent, "")
 	if s.sim.Sends(id) != 1 {
 		t.Fatalf("consented message sent %d times", s.sim.Sends(id))
 	}
@@ -38,14 +39,14 @@ func TestDisconnectedPortal(t *testing.T) {
 	}
 	contact(s, "921", "+33612340001")
 	id := send(t, s, "cb-disc", 921, inputs())
-	if res := s.result(id); res.Status != workflows.StatusNotSent || res.ErrorCode != workflows.CodePortalDisconnected {
+	if res := s.result(id); res.Status != outcome.SMSNotSent || res.ErrorCode != outcome.PortalDisconnected {
 		t.Fatalf("result = %+v", res)
 	}
 	if s.sim.Stats().SendRequests != 0 {
 		t.Fatal("a disconnected portal's message reached the carrier")
 	}
 	m, err := s.db.GetMessage(context.Background(), id)
-	if err != nil || m.Status != workflows.StatusNotSent || m.ErrorCode != workflows.CodePortalDisconnected {
+	if err != nil || m.Status != string(outcome.SMSNotSent) || m.ErrorCode != string(outcome.PortalDisconnected) {
 		t.Fatalf("message log = %+v %v", m, err)
 	}
 }
@@ -54,16 +55,16 @@ func TestDisconnectedPortal(t *testing.T) {
 // send event is always written), while the properties still follow.
 func TestDisabledEventKinds(t *testing.T) {
 	s := newStack(t, stackOptions{})
-	if _, err := s.db.Pool.Exec(context.Background(), `UPDATE portals SET disabled_events = '{delivered}' WHERE portal_id = $1`, portal); err != nil {
+	if err := s.db.SetDisabledEvents(context.Background(), portal, []string{"delivered"}); err != nil {
 		t.Fatal(err)
 	}
 	contact(s, "922", "+33612340002")
 	send(t, s, "cb-off", 922, inputs("wait_for", "delivery"))
-	expectCompletion(t, s, "cb-off", workflows.StatusDelivered, "")
+	expectCompletion(t, s, "cb-off", outcome.SMSDelivered, "")
 	if got := s.timeline(); !slices.Equal(got, []string{"SENT"}) {
 		t.Fatalf("timeline = %v, want only SENT", got)
 	}
-	if got := s.hubspot.Object(portal, "contacts", "922")["smsflow_last_status"]; got != workflows.StatusDelivered {
+	if got := s.hubspot.Object(portal, "contacts", "922")["smsflow_last_status"]; got != string(outcome.SMSDelivered) {
 		t.Fatalf("last status property = %q", got)
 	}
 }
@@ -71,12 +72,12 @@ func TestDisabledEventKinds(t *testing.T) {
 // A portal without timeline events (not a timeline partner) gets a note per status instead.
 func TestFallbackNotes(t *testing.T) {
 	s := newStack(t, stackOptions{})
-	if _, err := s.db.Pool.Exec(context.Background(), `UPDATE portals SET timeline_mode = 'fallback' WHERE portal_id = $1`, portal); err != nil {
+	if err := s.db.SetPortalTimelineMode(context.Background(), portal, store.TimelineModeFallback); err != nil {
 		t.Fatal(err)
 	}
 	contact(s, "923", "+33612340003")
 	id := send(t, s, "cb-notes", 923, inputs("wait_for", "delivery"))
-	expectCompletion(t, s, "cb-notes", workflows.StatusDelivered, "")
+	expectCompletion(t, s, "cb-notes", outcome.SMSDelivered, "")
 	if got := s.timeline(); len(got) != 0 {
 		t.Fatalf("timeline events %v in fallback mode", got)
 	}

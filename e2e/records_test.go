@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"smsflow/outcome"
 	"smsflow/workflows"
 )
 
@@ -24,7 +25,7 @@ func TestDealUsesAssociatedContact(t *testing.T) {
 	if resp, err := s.Execute(context.Background(), "cb-deal", "DEAL", 77, inputs("wait_for", "delivery")); err != nil {
 		t.Fatalf("%v %+v", err, resp)
 	}
-	expectCompletion(t, s, "cb-deal", workflows.StatusDelivered, "")
+	expectCompletion(t, s, "cb-deal", outcome.SMSDelivered, "")
 	id := workflows.MessageIDForCallback(portal, "cb-deal")
 	if got := s.hubspot.Object(portal, "contacts", "911")["smsflow_last_message_id"]; got != id {
 		t.Fatalf("the contact's last message id = %q, want %s", got, id)
@@ -41,10 +42,10 @@ func TestDealUsesAssociatedContact(t *testing.T) {
 // {UNSUB_URL} becomes a link whose page asks first (a GET, as link previews do, opts no one out)
 // and, confirmed, opts the number out and tells the message's workflow.
 func TestUnsubscribeLink(t *testing.T) {
-	s := newStack(t, stackOptions{settings: `{"listen_after": "5s", "delivery_timeout": "1m"}`})
+	s := newStack(t, stackOptions{settings: map[string]any{"listen_after": "5s", "delivery_timeout": "1m"}})
 	contact(s, "912", "+33612345678")
 	id := send(t, s, "cb-unsub", 912, inputs("message", "Offers inside. Unsubscribe: {UNSUB_URL}", "wait_for", "delivery"))
-	expectCompletion(t, s, "cb-unsub", workflows.StatusDelivered, "")
+	expectCompletion(t, s, "cb-unsub", outcome.SMSDelivered, "")
 	m, err := s.db.GetMessage(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +74,7 @@ func TestUnsubscribeLink(t *testing.T) {
 	if off, reason, _ := s.db.Suppressed(context.Background(), portal, "sms", "+33612345678"); resp.StatusCode != 200 || !off || reason != "unsubscribe_link" {
 		t.Fatalf("after confirming: status %d, suppressed %v (%s)", resp.StatusCode, off, reason)
 	}
-	if res := s.result(id); res.Status != workflows.StatusUnsubscribed {
+	if res := s.result(id); res.Status != outcome.SMSUnsubscribed {
 		t.Fatalf("workflow result = %+v, want SMS_UNSUBSCRIBED", res)
 	}
 	if got := s.timeline(); !slices.Equal(got, []string{"SENT", "DELIVERED", "UNSUBSCRIBED"}) {
@@ -99,7 +100,7 @@ func TestDealFallsBackToCompany(t *testing.T) {
 	if resp, err := s.Execute(context.Background(), "cb-deal-co", "DEAL", 78, inputs()); err != nil {
 		t.Fatalf("%v %+v", err, resp)
 	}
-	expectCompletion(t, s, "cb-deal-co", workflows.StatusSent, "")
+	expectCompletion(t, s, "cb-deal-co", outcome.SMSSent, "")
 	id := workflows.MessageIDForCallback(portal, "cb-deal-co")
 	if got := s.hubspot.Object(portal, "companies", "89")["smsflow_last_message_id"]; got != id {
 		t.Fatalf("the company's last message id = %q, want %s", got, id)
@@ -110,7 +111,7 @@ func TestDealFallsBackToCompany(t *testing.T) {
 	if resp, err := s.Execute(context.Background(), "cb-deal-none", "DEAL", 79, inputs()); err != nil {
 		t.Fatalf("%v %+v", err, resp)
 	}
-	out := expectCompletion(t, s, "cb-deal-none", workflows.StatusNotSent, "NO_PHONE")
+	out := expectCompletion(t, s, "cb-deal-none", outcome.SMSNotSent, "NO_PHONE")
 	if !strings.Contains(out["error_message"], "associated contacts and companies") {
 		t.Fatalf("error message %q does not say where it looked", out["error_message"])
 	}

@@ -38,7 +38,7 @@ type stack struct {
 
 type stackOptions struct {
 	sim      sim.Options
-	settings string            // the portal's settings JSON
+	settings map[string]any    // the portal's settings
 	env      map[string]string // configuration overrides
 	// parisNow places the run's compliance clock at this Paris wall time (see
 	// activities.Config.ComplianceShift); zero: the real clock.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -97,4 +98,26 @@ func (s *Store) PortalSettingsOf(ctx context.Context, portalID int64) (PortalSet
 	}
 	p.Connected = status == "connected"
 	return p, nil
+}
+
+// SetPortalSettings replaces a portal's lifecycle settings (delivery_timeout, listen_after,
+// default_wait, max_segments, consent_property), creating the portal's row when it has none.
+func (s *Store) SetPortalSettings(ctx context.Context, portalID int64, settings map[string]any) error {
+	raw, err := json.Marshal(settings)
+	if err != nil {
+		return fmt.Errorf("store: portal settings: %w", err)
+	}
+	_, err = s.Pool.Exec(ctx, `INSERT INTO portals (portal_id, settings) VALUES ($1, $2)
+ON CONFLICT (portal_id) DO UPDATE SET settings = EXCLUDED.settings, updated_at = now()`, portalID, raw)
+	if err != nil {
+		return fmt.Errorf("store: set portal settings: %w", err)
+	}
+	return nil
+}
+
+// SetDisabledEvents sets the kinds of timeline event (delivered, not_delivered, clicked,
+// response, unsubscribed) the portal switched off.
+func (s *Store) SetDisabledEvents(ctx context.Context, id int64, kinds []string) error {
+	_, err := s.Pool.Exec(ctx, `UPDATE portals SET disabled_events = $2, updated_at = now() WHERE portal_id = $1`, id, kinds)
+	return err
 }

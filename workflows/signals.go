@@ -1,6 +1,10 @@
 package workflows
 
-import "time"
+import (
+	"time"
+
+	"smsflow/outcome"
+)
 
 // Signals the API sends to a message workflow, by workflow id SMSWorkflowID(message id).
 const (
@@ -16,22 +20,12 @@ const (
 	QueryState = "state"
 )
 
-// Carrier report statuses, normalised across carriers.
-const (
-	ReportQueued       = "queued"
-	ReportSent         = "sent"
-	ReportDelivered    = "delivered"
-	ReportUndelivered  = "undelivered" // the carrier gave up: see Permanent and ErrorCode
-	ReportFailed       = "failed"      // never left the carrier
-	ReportUnknownState = "unknown"
-)
-
 // CarrierReport is one delivery status report, already stored once by the API.
 type CarrierReport struct {
 	EventID          string // the carrier's event identity, unique per carrier
 	Carrier          string
 	CarrierMessageID string
-	Status           string // one of the Report* constants
+	Status           outcome.Report
 	ErrorCode        string // the carrier's code, e.g. Twilio 30003
 	ErrorMessage     string
 	Permanent        bool // a permanent failure (unassigned number, blocked…)

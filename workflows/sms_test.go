@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"smsflow/activities"
+	"smsflow/outcome"
 )
 
 var act *activities.Activities
@@ -19,7 +21,7 @@ var act *activities.Activities
 type lifecycle struct {
 	t         *testing.T
 	env       *testsuite.TestWorkflowEnvironment
-	statuses  []string // as recorded in the message log, in order
+	statuses  []outcome.Status // as recorded in the message log, in order
 	synced    []activities.StatusEvent
 	completed []activities.CompleteInput
 	optOuts   []activities.OptOutInput
@@ -115,30 +117,20 @@ func (l *lifecycle) run(req SMSRequest) SMSResult {
 	return res
 }
 
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
+func equal(a, b []outcome.Status) bool { return slices.Equal(a, b) }
 
 func TestDeliveredWaitForDelivery(t *testing.T) {
 	l := newLifecycle(t)
-	l.signal(time.Minute, SignalCarrierReport, CarrierReport{EventID: "e1", Status: ReportSent})
-	l.signal(2*time.Minute, SignalCarrierReport, CarrierReport{EventID: "e2", Status: ReportDelivered})
+	l.signal(time.Minute, SignalCarrierReport, CarrierReport{EventID: "e1", Status: outcome.ReportSent})
+	l.signal(2*time.Minute, SignalCarrierReport, CarrierReport{EventID: "e2", Status: outcome.ReportDelivered})
 	res := l.run(request(WaitDelivery))
-	if res.Status != StatusDelivered || res.Segments != 1 || res.Encoding != "GSM7" || res.ErrorCode != "" {
+	if res.Status != outcome.SMSDelivered || res.Segments != 1 || res.Encoding != "GSM7" || res.ErrorCode != "" {
 		t.Fatalf("result = %+v", res)
 	}
-	if want := []string{StatusSent, StatusDelivered}; !equal(l.statuses, want) {
+	if want := []outcome.Status{outcome.SMSSent, outcome.SMSDelivered}; !equal(l.statuses, want) {
 		t.Fatalf("statuses = %v, want %v", l.statuses, want)
 	}
-	if len(l.completed) != 1 || l.completed[0].Outputs["sms_status"] != StatusDelivered || l.completed[0].Outputs["segments"] != "1" {
+	if len(l.completed) != 1 || l.completed[0].Outputs["sms_status"] != string(outcome.SMSDelivered) || l.completed[0].Outputs["segments"] != "1" {
 		t.Fatalf("completed = %+v, want once with SMS_DELIVERED", l.completed)
 	}
 	if l.dispatch != 1 {
@@ -151,21 +143,21 @@ func TestDeliveredWaitForDelivery(t *testing.T) {
 func TestReportsOutOfOrderAndDuplicated(t *testing.T) {
 	l := newLifecycle(t)
 	l.send = func(activities.DispatchInput) (activities.DispatchResult, error) {
-		l.env.SignalWorkflow(SignalCarrierReport, CarrierReport{EventID: "e2", Status: ReportDelivered}) // before the ack
+		l.env.SignalWorkflow(SignalCarrierReport, CarrierReport{EventID: "e2", Status: outcome.ReportDelivered}) // before the ack
 		return activities.DispatchResult{Carrier: "sim", CarrierMessageID: "SM1"}, nil
 	}
-	l.signal(time.Minute, SignalCarrierReport, CarrierReport{EventID: "e2", Status: ReportDelivered})
-	l.signal(2*time.Minute, SignalCarrierReport, CarrierReport{EventID: "e1", Status: ReportSent})
-	l.signal(3*time.Minute, SignalCarrierReport, CarrierReport{EventID: "e3", Status: ReportUndelivered})
+	l.signal(time.Minute, SignalCarrierReport, CarrierReport{EventID: "e2", Status: outcome.ReportDelivered})
+	l.signal(2*time.Minute, SignalCarrierReport, CarrierReport{EventID: "e1", Status: outcome.ReportSent})
+	l.signal(3*time.Minute, SignalCarrierReport, CarrierReport{EventID: "e3", Status: outcome.ReportUndelivered})
 	res := l.run(request(WaitNone))
-	if want := []string{StatusSent, StatusDelivered}; !equal(l.statuses, want) {
+	if want := []outcome.Status{outcome.SMSSent, outcome.SMSDelivered}; !equal(l.statuses, want) {
 		t.Fatalf("statuses = %v, want %v", l.statuses, want)
 	}
-	if res.Status != StatusDelivered {
+	if res.Status != outcome.SMSDelivered {
 		t.Fatalf("result = %+v", res)
 	}
 	// wait_for none: completed right after dispatch, with SENT.
-	if len(l.completed) != 1 || l.completed[0].Outputs["sms_status"] != StatusSent {
+	if len(l.completed) != 1 || l.completed[0].Outputs["sms_status"] != string(outcome.SMSSent) {
 		t.Fatalf("completed = %+v", l.completed)
 	}
 }
@@ -174,29 +166,29 @@ func TestReportsOutOfOrderAndDuplicated(t *testing.T) {
 func TestClickBeforeDeliveryIsHeld(t *testing.T) {
 	l := newLifecycle(t)
 	l.signal(time.Minute, SignalClick, Click{EventID: "k1", URL: "https://shop.example.com"})
-	l.signal(5*time.Minute, SignalCarrierReport, CarrierReport{EventID: "e2", Status: ReportDelivered})
+	l.signal(5*time.Minute, SignalCarrierReport, CarrierReport{EventID: "e2", Status: outcome.ReportDelivered})
 	res := l.run(request(WaitClick))
-	if want := []string{StatusSent, StatusDelivered, StatusClicked}; !equal(l.statuses, want) {
+	if want := []outcome.Status{outcome.SMSSent, outcome.SMSDelivered, outcome.SMSClicked}; !equal(l.statuses, want) {
 		t.Fatalf("statuses = %v, want %v", l.statuses, want)
 	}
-	if res.Status != StatusClicked || len(l.completed) != 1 || l.completed[0].Outputs["sms_status"] != StatusClicked {
+	if res.Status != outcome.SMSClicked || len(l.completed) != 1 || l.completed[0].Outputs["sms_status"] != string(outcome.SMSClicked) {
 		t.Fatalf("result %+v, completed %+v", res, l.completed)
 	}
 }
 
 func TestStopReplyUnsubscribes(t *testing.T) {
 	l := newLifecycle(t)
-	l.signal(time.Minute, SignalCarrierReport, CarrierReport{EventID: "e2", Status: ReportDelivered})
+	l.signal(time.Minute, SignalCarrierReport, CarrierReport{EventID: "e2", Status: outcome.ReportDelivered})
 	l.signal(time.Hour, SignalReply, Reply{EventID: "r1", Text: "STOP", IsStop: true})
 	res := l.run(request(WaitReply))
-	if res.Status != StatusUnsubscribed {
+	if res.Status != outcome.SMSUnsubscribed {
 		t.Fatalf("result = %+v", res)
 	}
 	if len(l.optOuts) != 1 || l.optOuts[0].OptIn || l.optOuts[0].Phone != "+33612345678" || l.optOuts[0].Reason != "stop_reply" {
 		t.Fatalf("opt-outs = %+v", l.optOuts)
 	}
 	last := l.synced[len(l.synced)-1]
-	if last.Status != StatusUnsubscribed || !last.OptedOut {
+	if last.Status != outcome.SMSUnsubscribed || !last.OptedOut {
 		t.Fatalf("HubSpot not told of the opt-out: %+v", last)
 	}
 }
@@ -213,7 +205,7 @@ func TestHeldUntilWindowThenStopCancels(t *testing.T) {
 		if !in.Now.Equal(wake) {
 			t.Errorf("checked at %v, want at the wake-up time %v", in.Now, wake)
 		}
-		return activities.DispatchCheck{ErrorCode: CodeOptedOut, ErrorMessage: "the recipient opted out (stop_reply)"}, nil
+		return activities.DispatchCheck{ErrorCode: outcome.OptedOut, ErrorMessage: "the recipient opted out (stop_reply)"}, nil
 	}
 	var during MessageState
 	l.at(time.Hour, func() {
@@ -225,13 +217,13 @@ func TestHeldUntilWindowThenStopCancels(t *testing.T) {
 		_ = v.Get(&during)
 	})
 	res := l.run(request(WaitNone))
-	if during.WakeAt == nil || !during.WakeAt.Equal(wake) || during.HeldReason == "" || during.Status != StatusPending {
+	if during.WakeAt == nil || !during.WakeAt.Equal(wake) || during.HeldReason == "" || during.Status != outcome.Pending {
 		t.Fatalf("state while held = %+v", during)
 	}
-	if res.Status != StatusNotSent || res.ErrorCode != CodeOptedOut || l.dispatch != 0 {
+	if res.Status != outcome.SMSNotSent || res.ErrorCode != outcome.OptedOut || l.dispatch != 0 {
 		t.Fatalf("result = %+v, dispatched %d", res, l.dispatch)
 	}
-	if len(l.completed) != 1 || l.completed[0].Outputs["error_code"] != CodeOptedOut {
+	if len(l.completed) != 1 || l.completed[0].Outputs["error_code"] != string(outcome.OptedOut) {
 		t.Fatalf("completed = %+v", l.completed)
 	}
 }
@@ -240,7 +232,7 @@ func TestNotSentBeforeAnythingIsSent(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		set  func(l *lifecycle)
-		code string
+		code outcome.Code
 	}{
 		{"invalid phone", func(l *lifecycle) {
 			l.resolve = func(activities.RecipientInput) (activities.Recipient, error) {
@@ -254,9 +246,9 @@ func TestNotSentBeforeAnythingIsSent(t *testing.T) {
 		}, "MESSAGE_TOO_LONG"},
 		{"quota", func(l *lifecycle) {
 			l.check = func(activities.DispatchCheckInput) (activities.DispatchCheck, error) {
-				return activities.DispatchCheck{ErrorCode: CodeQuotaExceeded}, nil
+				return activities.DispatchCheck{ErrorCode: outcome.QuotaExceeded}, nil
 			}
-		}, CodeQuotaExceeded},
+		}, outcome.QuotaExceeded},
 		{"carrier refuses the number", func(l *lifecycle) {
 			l.send = func(activities.DispatchInput) (activities.DispatchResult, error) {
 				return activities.DispatchResult{Carrier: "sim", ErrorCode: "NUMBER_NOT_ASSIGNED", NumberInvalid: true}, nil
@@ -267,13 +259,13 @@ func TestNotSentBeforeAnythingIsSent(t *testing.T) {
 			l := newLifecycle(t)
 			tc.set(l)
 			res := l.run(request(WaitDelivery))
-			if res.Status != StatusNotSent || res.ErrorCode != tc.code {
+			if res.Status != outcome.SMSNotSent || res.ErrorCode != tc.code {
 				t.Fatalf("result = %+v", res)
 			}
-			if len(l.completed) != 1 || l.completed[0].Outputs["sms_status"] != StatusNotSent || l.completed[0].Outputs["error_code"] != tc.code {
+			if len(l.completed) != 1 || l.completed[0].Outputs["sms_status"] != string(outcome.SMSNotSent) || l.completed[0].Outputs["error_code"] != string(tc.code) {
 				t.Fatalf("completed = %+v", l.completed)
 			}
-			if l.statuses[len(l.statuses)-1] != StatusNotSent {
+			if l.statuses[len(l.statuses)-1] != outcome.SMSNotSent {
 				t.Fatalf("statuses = %v", l.statuses)
 			}
 		})
@@ -289,10 +281,10 @@ func TestNoReportCompletesAtWaitHours(t *testing.T) {
 	l.at(59*time.Minute, func() { before = len(l.completed) })
 	l.at(61*time.Minute, func() { after = len(l.completed) })
 	res := l.run(req)
-	if before != 0 || after != 1 || len(l.completed) != 1 || l.completed[0].Outputs["sms_status"] != StatusSent {
+	if before != 0 || after != 1 || len(l.completed) != 1 || l.completed[0].Outputs["sms_status"] != string(outcome.SMSSent) {
 		t.Fatalf("completions before/after wait_hours: %d/%d, completed = %+v", before, after, l.completed)
 	}
-	if res.Status != StatusSent || res.ErrorCode != CodeDeliveryUnconfirmed {
+	if res.Status != outcome.SMSSent || res.ErrorCode != outcome.DeliveryUnconfirmed {
 		t.Fatalf("result = %+v, want SENT with DELIVERY_UNCONFIRMED after the delivery timeout", res)
 	}
 }
@@ -303,7 +295,7 @@ func TestDispatchFailsForGood(t *testing.T) {
 		return activities.DispatchResult{}, errors.New("breaker open")
 	}
 	res := l.run(request(WaitNone))
-	if res.Status != StatusNotSent || res.ErrorCode != "CARRIER_UNAVAILABLE" {
+	if res.Status != outcome.SMSNotSent || res.ErrorCode != outcome.CarrierUnavailable {
 		t.Fatalf("result = %+v", res)
 	}
 }
@@ -324,7 +316,7 @@ func TestQuotaDeferredToNextDay(t *testing.T) {
 	if len(checks) != 2 || !checks[1].Equal(next) {
 		t.Fatalf("checks at %v, want a second one at %v", checks, next)
 	}
-	if res.Status != StatusSent || l.dispatch != 1 {
+	if res.Status != outcome.SMSSent || l.dispatch != 1 {
 		t.Fatalf("result %+v after %d dispatches", res, l.dispatch)
 	}
 }

@@ -14,6 +14,18 @@ import (
 	"smsflow/activities"
 )
 
+// NewWorker makes the worker of the message workflows on taskQueue, after checking that the
+// namespace has every search attribute they upsert. cmd/worker, the end-to-end harness and the
+// benchmark all build their worker here.
+func NewWorker(ctx context.Context, c client.Client, namespace, taskQueue string, opts worker.Options, a *activities.Activities) (worker.Worker, error) {
+	if err := CheckSearchAttributes(ctx, c, namespace); err != nil {
+		return nil, err
+	}
+	w := worker.New(c, taskQueue, opts)
+	Register(w, a)
+	return w, nil
+}
+
 // Register adds the workflows and activities to a worker.
 func Register(w worker.Registry, a *activities.Activities) {
 	w.RegisterWorkflowWithOptions(SendSMS, workflowOptions())

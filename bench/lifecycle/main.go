@@ -25,6 +25,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"smsflow/internal/harness"
+	"smsflow/outcome"
 	"smsflow/workflows"
 )
 
@@ -107,7 +108,7 @@ func lifecycle(ctx context.Context, tc client.Client, n, c int) (fullResult, err
 	defer drop()
 	s, err := harness.Start(ctx, tc, harness.Options{DatabaseURL: dsn, TemporalAddress: os.Getenv("TEMPORAL_ADDRESS"),
 		TaskQueue: "bench-sms-" + strconv.FormatInt(time.Now().UnixNano(), 36),
-		Settings:  `{"listen_after": "1s", "delivery_timeout": "1m"}`})
+		Settings:  map[string]any{"listen_after": "1s", "delivery_timeout": "1m"}})
 	if err != nil {
 		return fullResult{}, err
 	}
@@ -137,7 +138,7 @@ func lifecycle(ctx context.Context, tc client.Client, n, c int) (fullResult, err
 		mu.Lock()
 		for cb := range pending {
 			if done := s.HubSpot.Completed(cb); done != nil {
-				if done.Outputs["sms_status"] != workflows.StatusDelivered {
+				if done.Outputs["sms_status"] != string(outcome.SMSDelivered) {
 					return fullResult{}, fmt.Errorf("%s completed with %v", cb, done.Outputs)
 				}
 				delete(pending, cb)

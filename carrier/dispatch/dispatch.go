@@ -16,6 +16,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 
 	"smsflow/carrier"
+	"smsflow/outcome"
 	"smsflow/store"
 )
 
@@ -179,7 +180,7 @@ func recorded(a store.DispatchAttempt) Result {
 	if a.FinishedAt != nil {
 		at = *a.FinishedAt
 	}
-	return Result{Receipt: carrier.Receipt{Carrier: a.Carrier, CarrierMessageID: a.CarrierMessageID, Status: a.CarrierStatus,
+	return Result{Receipt: carrier.Receipt{Carrier: a.Carrier, CarrierMessageID: a.CarrierMessageID, Status: outcome.Report(a.CarrierStatus),
 		Segments: a.Segments, AcceptedAt: at}, Attempt: a.Attempt, Recovered: true}
 }
 
@@ -280,7 +281,7 @@ func (d *Dispatcher) accept(ctx context.Context, m carrier.Message, attempt int,
 		rec.AcceptedAt = time.Now().UTC()
 	}
 	err := d.finish(ctx, m.ID, attempt, store.AttemptOutcome{State: store.AttemptAccepted, CarrierMessageID: rec.CarrierMessageID,
-		CarrierStatus: rec.Status, Segments: rec.Segments})
+		CarrierStatus: string(rec.Status), Segments: rec.Segments})
 	if err != nil {
 		// The carrier has the message: report it even though the bookkeeping failed (a later
 		// Send would find this attempt started and resolve it).

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"smsflow/carrier"
+	"smsflow/outcome"
 )
 
 // Options configure a Client.
@@ -165,20 +166,20 @@ func codeFlags(code int) (numberInvalid, optedOut bool) {
 }
 
 // MapStatus maps a Twilio message status to a workflows.Report* value.
-func MapStatus(s string) string {
+func MapStatus(s string) outcome.Report {
 	switch strings.ToLower(s) {
 	case "accepted", "scheduled", "queued", "sending":
-		return carrier.ReportQueued
+		return outcome.ReportQueued
 	case "sent":
-		return carrier.ReportSent
+		return outcome.ReportSent
 	case "delivered", "read":
-		return carrier.ReportDelivered
+		return outcome.ReportDelivered
 	case "undelivered", "partially_delivered":
-		return carrier.ReportUndelivered
+		return outcome.ReportUndelivered
 	case "failed", "canceled":
-		return carrier.ReportFailed
+		return outcome.ReportFailed
 	}
-	return carrier.ReportUnknownState
+	return outcome.ReportUnknown
 }
 
 // permanentDeliveryCodes are delivery error codes after which sending to the number again is

@@ -12,6 +12,7 @@ import (
 	"smsflow/carrier"
 	"smsflow/carrier/sim"
 	"smsflow/carrier/twilio"
+	"smsflow/outcome"
 )
 
 // The simulator speaks Twilio's wire format: the adapter is tested against it.
@@ -35,7 +36,7 @@ func TestSendSuccess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Carrier != "twilio" || len(r.CarrierMessageID) != 34 || r.CarrierMessageID[:2] != "SM" || r.Status != carrier.ReportQueued || r.Segments != 1 {
+	if r.Carrier != "twilio" || len(r.CarrierMessageID) != 34 || r.CarrierMessageID[:2] != "SM" || r.Status != outcome.ReportQueued || r.Segments != 1 {
 		t.Fatalf("receipt %+v", r)
 	}
 	// The same message id again: the simulator dedupes on the idempotency key.
@@ -134,7 +135,7 @@ func TestSignatureKnownVector(t *testing.T) {
 func TestParseStatus(t *testing.T) {
 	form := url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"undelivered"}, "ErrorCode": {"30005"}}
 	r, ok := twilio.ParseStatus(form, url.Values{"mid": {"abc"}}, time.Now())
-	if !ok || r.Status != carrier.ReportUndelivered || !r.Permanent || !r.NumberInvalid || r.MessageID != "abc" || r.EventID != "SM1:undelivered:30005" {
+	if !ok || r.Status != outcome.ReportUndelivered || !r.Permanent || !r.NumberInvalid || r.MessageID != "abc" || r.EventID != "SM1:undelivered:30005" {
 		t.Fatalf("%+v", r)
 	}
 	if _, ok := twilio.ParseStatus(url.Values{"MessageSid": {"SM1"}}, nil, time.Now()); ok {

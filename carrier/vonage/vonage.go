@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"smsflow/carrier"
+	"smsflow/outcome"
 )
 
 // Options configure a Client.
@@ -103,7 +104,7 @@ func (c *Client) Send(ctx context.Context, m carrier.Message) (carrier.Receipt, 
 		return carrier.Receipt{}, &carrier.Error{Carrier: c.Name(), Class: carrier.Uncertain, HTTPStatus: resp.StatusCode,
 			Message: "unreadable success answer", Err: err}
 	}
-	r := carrier.Receipt{Carrier: c.Name(), Status: carrier.ReportQueued, Segments: len(sr.Messages), AcceptedAt: time.Now().UTC()}
+	r := carrier.Receipt{Carrier: c.Name(), Status: outcome.ReportQueued, Segments: len(sr.Messages), AcceptedAt: time.Now().UTC()}
 	for _, part := range sr.Messages {
 		if part.Status != "0" {
 			// A multipart message whose first parts were accepted and a later one refused is
@@ -135,18 +136,18 @@ func classifyStatus(name, status, text string) *carrier.Error {
 }
 
 // MapStatus maps a delivery receipt status to a workflows.Report* value.
-func MapStatus(s string) string {
+func MapStatus(s string) outcome.Report {
 	switch strings.ToLower(s) {
 	case "accepted", "buffered":
-		return carrier.ReportSent
+		return outcome.ReportSent
 	case "delivered":
-		return carrier.ReportDelivered
+		return outcome.ReportDelivered
 	case "expired", "failed":
-		return carrier.ReportUndelivered
+		return outcome.ReportUndelivered
 	case "rejected":
-		return carrier.ReportFailed
+		return outcome.ReportFailed
 	}
-	return carrier.ReportUnknownState
+	return outcome.ReportUnknown
 }
 
 // Delivery receipt err-code values after which sending to the number again is pointless.

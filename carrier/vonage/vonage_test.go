@@ -12,6 +12,7 @@ import (
 
 	"smsflow/carrier"
 	"smsflow/carrier/vonage"
+	"smsflow/outcome"
 )
 
 // fakeVonage answers POST /sms/json like the SMS API: per-part message entries with a status.
@@ -117,7 +118,7 @@ func TestSignedWebhooks(t *testing.T) {
 func TestParseStatus(t *testing.T) {
 	r, ok := vonage.ParseStatus(url.Values{"messageId": {"X1"}, "status": {"failed"}, "err-code": {"9"}, "client-ref": {"ref"},
 		"message-timestamp": {"2026-11-25 10:00:00"}}, time.Now())
-	if !ok || r.Status != carrier.ReportUndelivered || !r.Permanent || !r.NumberInvalid || r.MessageID != "ref" ||
+	if !ok || r.Status != outcome.ReportUndelivered || !r.Permanent || !r.NumberInvalid || r.MessageID != "ref" ||
 		!r.OccurredAt.Equal(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)) {
 		t.Fatalf("%+v", r)
 	}

@@ -16,7 +16,7 @@ import (
 
 	"smsflow/config"
 	"smsflow/store"
-	"smsflow/wire"
+	"smsflow/activities"
 	"smsflow/workflows"
 )
 
@@ -49,15 +49,14 @@ func run(logger *slog.Logger) error {
 		return err
 	}
 	defer tc.Close()
-	if err := workflows.CheckSearchAttributes(ctx, tc, cfg.TemporalNamespace); err != nil {
-		return err
-	}
-
-	acts, err := wire.Activities(cfg, db, logger)
+	acts, err := activities.FromConfig(cfg, db, logger)
 	if err != nil {
 		return err
 	}
-	w := wire.Worker(tc, cfg, acts)
+	w, err := workflows.NewWorker(ctx, tc, cfg.TemporalNamespace, cfg.TemporalTaskQueue, worker.Options{}, acts)
+	if err != nil {
+		return err
+	}
 	logger.Info("worker started", "task_queue", cfg.TemporalTaskQueue, "namespace", cfg.TemporalNamespace)
 	errc := make(chan error, 1)
 	go func() { errc <- w.Run(worker.InterruptCh()) }()

@@ -24,7 +24,7 @@ import (
 	"smsflow/hubspot"
 	"smsflow/hubspot/hubspottest"
 	"smsflow/store"
-	"smsflow/wire"
+	"smsflow/activities"
 	"smsflow/workflows"
 )
 
@@ -44,7 +44,7 @@ type Options struct {
 	TemporalAddress string
 	TaskQueue       string
 	Sim             sim.Options
-	Settings        string            // the portal's settings JSON; default: listen 2 s after completion
+	Settings        map[string]any    // the portal's settings; default: listen 2 s after completion
 	Env             map[string]string // configuration overrides
 	// ComplianceShift moves the country-window clock (activities.Config.ComplianceShift).
 	ComplianceShift time.Duration
@@ -130,21 +130,22 @@ func Start(ctx context.Context, tc client.Client, o Options) (s *Stack, err erro
 		return nil, err
 	}
 	settings := o.Settings
-	if settings == "" {
-		settings = `{"listen_after": "2s", "delivery_timeout": "1m"}`
+	if settings == nil {
+		settings = map[string]any{"listen_after": "2s", "delivery_timeout": "1m"}
 	}
-	if _, err = s.DB.Pool.Exec(ctx, `INSERT INTO portals (portal_id, settings) VALUES ($1, $2)
-ON CONFLICT (portal_id) DO UPDATE SET settings = EXCLUDED.settings`, Portal, settings); err != nil {
+	if err = s.DB.SetPortalSettings(ctx, Portal, settings); err != nil {
 		return nil, err
 	}
 
-	acts, err := wire.Activities(s.Config, s.DB, o.Log)
+	acts, err := activities.FromConfig(s.Config, s.DB, o.Log)
 	if err != nil {
 		return nil, err
 	}
 	acts.Config.ComplianceShift = o.ComplianceShift
-	w := worker.New(tc, s.Config.TemporalTaskQueue, o.Worker)
-	workflows.Register(w, acts)
+	w, err := workflows.NewWorker(ctx, tc, s.Config.TemporalNamespace, s.Config.TemporalTaskQueue, o.Worker, acts)
+	if err != nil {
+		return nil, err
+	}
 	if err = w.Start(); err != nil {
 		return nil, err
 	}

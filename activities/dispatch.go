@@ -3,12 +3,45 @@ package activities
 import (
 	"context"
 	"errors"
-
-	"go.temporal.io/sdk/temporal"
-
 	"smsflow/carrier"
 	"smsflow/carrier/dispatch"
+	"smsflow/outcome"
+
+	"go.temporal.io/sdk/temporal"
 )
+
+// DispatchInput is one send.
+type DispatchInput struct {
+	MessageID string
+	PortalID  int64
+	From      string
+	To        string
+	Text      string
+	Segments  int
+	Encoding  string
+}
+
+// DispatchResult is the carrier's answer.
+type DispatchResult struct {
+	Carrier          string
+	CarrierMessageID string
+	Uncertain        bool // the carrier may have it; we could not tell and did not resend
+	ErrorCode        outcome.Code
+	ErrorMessage     string
+	NumberInvalid    bool
+	OptedOut         bool
+}
+
+// Temporal error types of a dispatch that a retry may fix.
+const (
+	ErrTypeCarrierRateLimited = "CARRIER_RATE_LIMITED"
+	ErrTypeCarrierBreakerOpen = "CARRIER_BREAKER_OPEN"
+)
+
+// Dispatch sends the message through the carrier layer.
+func (a *Activities) Dispatch(ctx context.Context, in DispatchInput) (DispatchResult, error) {
+	return a.Carrier.Dispatch(ctx, in)
+}
 
 // CarrierDispatcher adapts the carrier layer (breakers, failover, exactly-once attempts) to the
 // Dispatch activity: a carrier's business refusal becomes a NOT_SENT outcome, an uncertain send a
@@ -27,28 +60,28 @@ func (c CarrierDispatcher) Dispatch(ctx context.Context, in DispatchInput) (Disp
 	var ce *carrier.Error
 	switch {
 	case errors.Is(err, dispatch.ErrSendUncertain):
-		out := DispatchResult{Uncertain: true, ErrorCode: "SEND_UNCERTAIN",
+		out := DispatchResult{Uncertain: true, ErrorCode: outcome.SendUncertain,
 			ErrorMessage: "the carrier may have accepted the message but did not answer; not resent to avoid a duplicate"}
 		if errors.As(err, &ce) {
 			out.Carrier = ce.Carrier
 		}
 		return out, nil
 	case errors.As(err, &ce) && ce.Class == carrier.Permanent:
-		out := DispatchResult{Carrier: ce.Carrier, ErrorCode: "CARRIER_REJECTED", ErrorMessage: ce.Error(),
+		out := DispatchResult{Carrier: ce.Carrier, ErrorCode: outcome.CarrierRejected, ErrorMessage: ce.Error(),
 			NumberInvalid: ce.NumberInvalid, OptedOut: ce.OptedOut}
 		switch {
 		case ce.NumberInvalid:
-			out.ErrorCode = "NUMBER_NOT_ASSIGNED"
+			out.ErrorCode = outcome.NumberNotAssigned
 		case ce.OptedOut:
-			out.ErrorCode = "OPTED_OUT"
+			out.ErrorCode = outcome.OptedOut
 		}
 		return out, nil
 	case errors.As(err, &ce) && ce.Class == carrier.RateLimited && ce.RetryAfter > 0:
-		return DispatchResult{}, temporal.NewApplicationErrorWithOptions(err.Error(), "CARRIER_RATE_LIMITED",
+		return DispatchResult{}, temporal.NewApplicationErrorWithOptions(err.Error(), ErrTypeCarrierRateLimited,
 			temporal.ApplicationErrorOptions{NextRetryDelay: ce.RetryAfter, Cause: err})
 	case errors.Is(err, dispatch.ErrBreakerOpen):
 		// Fail fast; the activity's retry policy comes back once the breaker may have closed.
-		return DispatchResult{}, temporal.NewApplicationErrorWithOptions(err.Error(), "CARRIER_BREAKER_OPEN",
+		return DispatchResult{}, temporal.NewApplicationErrorWithOptions(err.Error(), ErrTypeCarrierBreakerOpen,
 			temporal.ApplicationErrorOptions{Cause: err})
 	}
 	return DispatchResult{}, err

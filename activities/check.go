@@ -1,0 +1,94 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"smsflow/compliance"
+	"smsflow/hubspot"
+	"smsflow/outcome"
+	"smsflow/store"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DispatchCheckInput is checked right before dispatch.
+type DispatchCheckInput struct {
+	MessageID   string
+	PortalID    int64
+	Channel     string
+	Phone       string
+	Country     string
+	MessageType string
+	ObjectType  string
+	ObjectID    string
+	Sender      string
+	SendingUser string
+	Now         time.Time
+}
+
+// DispatchCheck says whether the message may go now.
+type DispatchCheck struct {
+	DeferUntil   *time.Time // quota reached with "defer": try again then
+	DeferReason  string
+	ErrorCode    outcome.Code
+	ErrorMessage string
+}
+
+// CheckBeforeDispatch checks, right before the carrier, what may have changed while the message
+// waited: the suppression list, consent, the portal's connection and the quotas (counted here).
+func (a *Activities) CheckBeforeDispatch(ctx context.Context, in DispatchCheckInput) (DispatchCheck, error) {
+	if off, reason, err := a.Store.Suppressed(ctx, in.PortalID, channelOr(in.Channel), in.Phone); err != nil {
+		return DispatchCheck{}, err
+	} else if off {
+		return DispatchCheck{ErrorCode: outcome.OptedOut, ErrorMessage: "the recipient opted out (" + reason + ")"}, nil
+	}
+	p, err := a.Store.PortalSettingsOf(ctx, in.PortalID)
+	if err != nil {
+		return DispatchCheck{}, err
+	}
+	if !p.Connected {
+		return DispatchCheck{ErrorCode: outcome.PortalDisconnected, ErrorMessage: outcome.PortalDisconnectedMessage}, nil
+	}
+	category, _ := compliance.ParseCategory(in.MessageType)
+	if a.rules().ConsentRequired(in.Country, category) {
+		prop := PropSMSConsent
+		if v, ok := p.Settings["consent_property"].(string); ok && v != "" {
+			prop = v
+		}
+		v, err := a.HubSpot.ReadProperties(ctx, in.PortalID, in.ObjectType, in.ObjectID, []string{prop})
+		if errors.Is(err, hubspot.ErrPortalDisconnected) {
+			return DispatchCheck{ErrorCode: outcome.PortalDisconnected, ErrorMessage: outcome.PortalDisconnectedMessage}, nil
+		}
+		if err != nil {
+			return DispatchCheck{}, err
+		}
+		if b, _ := strconv.ParseBool(strings.TrimSpace(v[prop])); !b && !strings.EqualFold(strings.TrimSpace(v[prop]), "yes") {
+			return DispatchCheck{ErrorCode: outcome.ConsentMissing, ErrorMessage: fmt.Sprintf("marketing SMS to %s needs express consent: the record's %s is not true", in.Country, prop)}, nil
+		}
+	}
+	q, err := a.Store.ReserveQuota(ctx, in.MessageID, in.PortalID,
+		[]store.QuotaSubject{{Scope: "sender", Subject: in.Sender}, {Scope: "user", Subject: in.SendingUser}}, in.Now)
+	if err != nil {
+		return DispatchCheck{}, err
+	}
+	if !q.OK {
+		what := fmt.Sprintf("quota of %d messages for %s %q in %s reached", q.Limit, q.Scope, q.Subject, q.Period)
+		if q.OnExceed == "defer" {
+			next := nextPeriod(in.Now, q.Period)
+			return DispatchCheck{DeferUntil: &next, DeferReason: what + "; deferred"}, nil
+		}
+		return DispatchCheck{ErrorCode: outcome.QuotaExceeded, ErrorMessage: what}, nil
+	}
+	return DispatchCheck{}, nil
+}
+
+// nextPeriod is the start (UTC) of the day or month after the one reached.
+func nextPeriod(now time.Time, period string) time.Time {
+	now = now.UTC()
+	if len(period) == len("2006-01") {
+		return time.Date(now.Year(), now.Month()+1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	return time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC)
+}

@@ -1,0 +1,139 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"smsflow/compliance"
+	"smsflow/encoding"
+	"smsflow/outcome"
+	"smsflow/render"
+	"smsflow/store"
+	"strings"
+	"time"
+)
+
+// RenderInput is what Render needs to turn the user's text into what is sent.
+type RenderInput struct {
+	MessageID        string
+	PortalID         int64
+	Text             string
+	Tokens           map[string]string
+	Country          string // rules country: the number's region
+	Timezones        []string
+	MessageType      string
+	AllowUnicode     bool
+	NationalLanguage string
+	MaxSegments      int
+	AddStop          bool
+	ShortenURLs      bool
+	UTM              map[string]string
+	Now              time.Time  // workflow time: the instant the send time is computed from
+	SendAt           *time.Time // the user's scheduled time
+}
+
+// Violation is a content rule the text breaks.
+type Violation struct {
+	Code, Action, Detail string
+}
+
+// Rendered is the text as it will be sent and when it may go.
+type Rendered struct {
+	Text             string
+	Encoding         string // GSM7 | UCS2
+	NationalLanguage string
+	Segments         int
+	Characters       int
+	SendAt           time.Time
+	Held             bool
+	HeldReason       string
+	RulesVersion     string
+	Violations       []Violation
+	ErrorCode        outcome.Code
+	ErrorMessage     string
+}
+
+// render personalizes the text, makes the tracked and unsubscribe links, composes the message
+// (STOP mention, encoding, content rules) and computes the send time.
+func (a *Activities) render(ctx context.Context, in RenderInput) (Rendered, error) {
+	category, err := compliance.ParseCategory(in.MessageType)
+	if err != nil {
+		return Rendered{ErrorCode: outcome.InvalidMessageType, ErrorMessage: err.Error()}, nil
+	}
+	text := render.Personalize(in.Text, in.Tokens)
+	if strings.Contains(text, render.UnsubscribeToken) {
+		code, err := a.Store.CreateShortLink(ctx, in.MessageID, in.PortalID, store.LinkUnsubscribe, "")
+		if err != nil {
+			return Rendered{}, err
+		}
+		text = strings.ReplaceAll(text, render.UnsubscribeToken, a.Config.PublicBaseURL+"/u/"+code)
+	}
+	if in.ShortenURLs || len(in.UTM) > 0 {
+		replace := map[string]string{}
+		for _, link := range render.Links(text) {
+			if strings.HasPrefix(link, a.Config.PublicBaseURL+"/") {
+				continue // our own unsubscribe link
+			}
+			target := render.WithUTM(link, in.UTM)
+			if !in.ShortenURLs {
+				replace[link] = target
+				continue
+			}
+			code, err := a.Store.CreateShortLink(ctx, in.MessageID, in.PortalID, store.LinkRedirect, target)
+			if err != nil {
+				return Rendered{}, err
+			}
+			replace[link] = a.Config.PublicBaseURL + "/l/" + code
+		}
+		text = render.ReplaceLinks(text, replace)
+	}
+	composed := render.Compose(a.rules(), text, render.ComposeOptions{Country: in.Country, Category: category, AddStop: in.AddStop,
+		AllowUnicode: in.AllowUnicode, NationalLanguage: in.NationalLanguage, MaxSegments: in.MaxSegments,
+		Compliance: compliance.Config{StopCode: a.Config.StopShortCode, ShortDomains: ownDomains(a.Config.PublicBaseURL)}})
+	out := Rendered{}
+	for _, v := range composed.Violations {
+		out.Violations = append(out.Violations, Violation{Code: v.Code, Action: string(v.Action), Detail: v.Detail})
+		if v.Action == compliance.Block && out.ErrorCode == "" {
+			out.ErrorCode, out.ErrorMessage = outcome.Code(v.Code), fmt.Sprintf("blocked by the %s rules: %s (%s)", in.Country, v.Code, v.Detail)
+		}
+	}
+	if out.ErrorCode != "" {
+		return out, nil
+	}
+	if err := composed.EncodeErr; err != nil {
+		var ee *encoding.Error
+		if errors.As(err, &ee) {
+			out.ErrorCode, out.ErrorMessage = outcome.Code(ee.Code), ee.Message
+			return out, nil
+		}
+		return Rendered{}, err
+	}
+	msg := composed.Message
+	out.Text, out.Encoding, out.NationalLanguage = msg.Text, string(msg.Alphabet), string(msg.NationalLanguage())
+	out.Segments, out.Characters = msg.Segments(), msg.Characters
+
+	from := in.Now
+	if in.SendAt != nil && in.SendAt.After(from) {
+		from = *in.SendAt
+	}
+	shift := a.Config.ComplianceShift
+	d, err := a.rules().NextSendTime(from.Add(shift), compliance.Recipient{Country: in.Country, Timezones: in.Timezones}, category)
+	if err != nil {
+		out.ErrorCode, out.ErrorMessage = outcome.ComplianceError, err.Error()
+		return out, nil
+	}
+	d.SendAt = d.SendAt.Add(-shift)
+	out.SendAt, out.Held, out.HeldReason, out.RulesVersion = d.SendAt, d.Held, d.Reason, d.RulesVersion
+	if !d.Held && in.SendAt != nil && in.SendAt.After(in.Now) {
+		out.HeldReason = "scheduled by the workflow's send_at"
+	}
+	return out, nil
+}
+
+func ownDomains(base string) []string {
+	if u, err := url.Parse(base); err == nil && u.Hostname() != "" {
+		return []string{u.Hostname()}
+	}
+	return nil
+}

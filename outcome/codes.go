@@ -1,0 +1,42 @@
+package outcome
+
+// Code is an error code: the error_code output a HubSpot user reads and branches on, with a
+// readable message beside it. Codes of the rule packages (phone, encoding, compliance) keep their
+// own constants there and pass through as they are.
+type Code string
+
+// Codes of the lifecycle: why a message was not sent or not delivered.
+const (
+	OptedOut              Code = "OPTED_OUT"
+	ConsentMissing        Code = "CONSENT_MISSING"
+	QuotaExceeded         Code = "QUOTA_EXCEEDED"
+	PortalDisconnected    Code = "PORTAL_DISCONNECTED"
+	NoPhone               Code = "NO_PHONE"
+	InvalidMessageType    Code = "INVALID_MESSAGE_TYPE"
+	ComplianceError       Code = "COMPLIANCE_ERROR"
+	CarrierUnavailable    Code = "CARRIER_UNAVAILABLE"
+	CarrierRejected       Code = "CARRIER_REJECTED"
+	NumberNotAssigned     Code = "NUMBER_NOT_ASSIGNED"
+	Undeliverable         Code = "UNDELIVERABLE"
+	NotDeliveredTemporary Code = "NOT_DELIVERED_TEMPORARY"
+	SendUncertain         Code = "SEND_UNCERTAIN"
+	DeliveryUnconfirmed   Code = "DELIVERY_UNCONFIRMED"
+	ChannelNotAvailable   Code = "CHANNEL_NOT_AVAILABLE"
+)
+
+// Codes of an action execution the API refuses before any workflow starts.
+const (
+	InvalidRequest       Code = "INVALID_REQUEST"
+	RequestTooLarge      Code = "REQUEST_TOO_LARGE"
+	InvalidPhoneProperty Code = "INVALID_PHONE_PROPERTY"
+	InvalidCountry       Code = "INVALID_COUNTRY"
+	InvalidSender        Code = "INVALID_SENDER"
+	MissingMessage       Code = "MISSING_MESSAGE"
+	InvalidBoolean       Code = "INVALID_BOOLEAN"
+	InvalidSendAt        Code = "INVALID_SEND_AT"
+	InvalidWaitFor       Code = "INVALID_WAIT_FOR"
+	InvalidWaitHours     Code = "INVALID_WAIT_HOURS"
+)
+
+// PortalDisconnectedMessage is the readable message of PortalDisconnected.
+const PortalDisconnectedMessage = "the HubSpot portal disconnected the app; reconnect it to send"

@@ -1,0 +1,233 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"smsflow/activities"
+	"smsflow/outcome"
+)
+
+// followUp is the part of the lifecycle after dispatch: it waits for reports, clicks, replies and
+// unsubscribes, completes the HubSpot action when its wait_for is met or wait_hours run out, then
+// keeps listening for the portal's listening period.
+type followUp struct {
+	*sms
+	ctx         workflow.Context
+	err         error // the first failure of a handler: ends the workflow
+	listenEnded bool
+}
+
+// engagement is a click, a reply or an unsubscribe waiting for the delivery report.
+type engagement struct {
+	Click       *Click
+	Reply       *Reply
+	Unsubscribe *Unsubscribe
+}
+
+// followOutcome runs the follow-up until the listening period ends, then takes what is still
+// buffered (reports racing the end) so nothing signalled is lost.
+func (s *sms) followOutcome(ctx workflow.Context) error {
+	f := &followUp{sms: s, ctx: ctx}
+	waitLimit := time.Duration(s.req.Inputs.WaitHours) * time.Hour
+	if waitLimit <= 0 {
+		waitLimit = s.settings.DefaultWait
+	}
+	tctx, cancelTimers := workflow.WithCancel(ctx)
+	defer cancelTimers()
+	waitTimer := workflow.NewTimer(tctx, waitLimit)
+	deliveryTimer := workflow.NewTimer(tctx, s.settings.DeliveryTimeout)
+
+	sel := workflow.NewSelector(ctx)
+	sel.AddReceive(workflow.GetSignalChannel(ctx, SignalCarrierReport), f.receiveReport)
+	sel.AddReceive(workflow.GetSignalChannel(ctx, SignalReply), f.receiveReply)
+	sel.AddReceive(workflow.GetSignalChannel(ctx, SignalClick), f.receiveClick)
+	sel.AddReceive(workflow.GetSignalChannel(ctx, SignalUnsubscribe), f.receiveUnsubscribe)
+	sel.AddFuture(waitTimer, f.waitHoursRanOut)
+	sel.AddFuture(deliveryTimer, f.deliveryWaitEnded)
+
+	listening := false
+	for {
+		if f.err == nil && !s.state.ActionCompleted && s.waitMet() {
+			f.err = s.completeNow(ctx) // met by a status already published: complete on its own
+		}
+		if f.err != nil {
+			return f.err
+		}
+		if s.state.ActionCompleted && !listening {
+			listening = true
+			sel.AddFuture(workflow.NewTimer(tctx, s.settings.ListenAfter), f.listeningEnded)
+		}
+		if f.listenEnded {
+			break
+		}
+		sel.Select(ctx)
+	}
+	for sel.HasPending() {
+		sel.Select(ctx)
+		if f.err != nil {
+			return f.err
+		}
+	}
+	return nil
+}
+
+func (f *followUp) receiveReport(c workflow.ReceiveChannel, _ bool) {
+	var r CarrierReport
+	c.Receive(f.ctx, &r)
+	f.err = f.onReport(f.ctx, r)
+}
+
+func (f *followUp) receiveReply(c workflow.ReceiveChannel, _ bool) {
+	var r Reply
+	c.Receive(f.ctx, &r)
+	f.err = f.engage(f.ctx, engagement{Reply: &r})
+}
+
+func (f *followUp) receiveClick(c workflow.ReceiveChannel, _ bool) {
+	var k Click
+	c.Receive(f.ctx, &k)
+	f.err = f.engage(f.ctx, engagement{Click: &k})
+}
+
+func (f *followUp) receiveUnsubscribe(c workflow.ReceiveChannel, _ bool) {
+	var u Unsubscribe
+	c.Receive(f.ctx, &u)
+	f.err = f.engage(f.ctx, engagement{Unsubscribe: &u})
+}
+
+// waitHoursRanOut completes the action with the status reached, whatever it waited for.
+func (f *followUp) waitHoursRanOut(workflow.Future) {
+	if !f.state.ActionCompleted {
+		f.err = f.completeNow(f.ctx)
+	}
+}
+
+// deliveryWaitEnded stops waiting for a delivery report: the message stays as it is, flagged
+// when no report came, and the engagement held for the report is applied.
+func (f *followUp) deliveryWaitEnded(workflow.Future) {
+	f.deliveryEnd = true
+	if f.state.Status.Rank() < outcome.SMSDelivered.Rank() && f.state.ErrorCode == "" {
+		f.state.ErrorCode = outcome.DeliveryUnconfirmed
+		f.state.ErrorMessage = "no delivery report from the carrier in time; last known status " + string(f.state.Status)
+	}
+	f.err = f.flushHeld(f.ctx)
+}
+
+func (f *followUp) listeningEnded(workflow.Future) { f.listenEnded = true }
+
+// waitMet says whether the HubSpot action's wait_for is satisfied, or can no longer be.
+func (s *sms) waitMet() bool {
+	return waitMet(s.req.Inputs.WaitFor, s.state.Status, s.state.Clicks, s.state.Replies)
+}
+
+// onReport applies a delivery report: DELIVERED or NOT_DELIVERED, never backwards.
+func (s *sms) onReport(ctx workflow.Context, r CarrierReport) error {
+	var status outcome.Status
+	switch r.Status {
+	case outcome.ReportDelivered:
+		status = outcome.SMSDelivered
+	case outcome.ReportUndelivered, outcome.ReportFailed:
+		status = outcome.SMSNotDelivered
+	default:
+		return nil // queued / sent: the dispatch already made it SENT; a late one changes nothing
+	}
+	if s.state.Status.Rank() >= status.Rank() {
+		return nil // out of order or duplicate: never move back
+	}
+	if r.CarrierMessageID != "" && s.state.CarrierMessageID == "" {
+		s.state.CarrierMessageID = r.CarrierMessageID
+	}
+	if status == outcome.SMSDelivered && s.state.ErrorCode == outcome.SendUncertain {
+		s.state.ErrorCode, s.state.ErrorMessage = "", ""
+	}
+	detail := map[string]string{"carrier_status": string(r.Status), "carrier_error_code": r.ErrorCode, "event_id": r.EventID}
+	if status == outcome.SMSNotDelivered {
+		s.state.ErrorCode, s.state.ErrorMessage = notDeliveredCode(r), r.ErrorMessage
+	}
+	ev := s.event(status, workflow.Now(ctx), "")
+	ev.Detail, ev.NumberInvalid, ev.OptedOut = detail, r.NumberInvalid, r.OptedOut
+	var opt *activities.OptOutInput
+	if r.OptedOut {
+		opt = s.optOutInput("carrier_opt_out", false)
+	}
+	if err := s.publishEvent(ctx, ev, opt, s.completesWith(status)); err != nil {
+		return err
+	}
+	return s.flushHeld(ctx)
+}
+
+// notDeliveredCode is the error code of a report that the message was not delivered.
+func notDeliveredCode(r CarrierReport) outcome.Code {
+	switch {
+	case r.NumberInvalid:
+		return outcome.NumberNotAssigned
+	case r.OptedOut:
+		return outcome.OptedOut
+	case r.Permanent:
+		return outcome.Undeliverable
+	}
+	return outcome.NotDeliveredTemporary
+}
+
+// engage applies a click or reply now when the message is delivered (or the delivery wait is
+// over), else holds it until then: SENT > DELIVERED > CLICKED.
+func (s *sms) engage(ctx workflow.Context, e engagement) error {
+	s.held = append(s.held, e)
+	if s.state.Status.Rank() >= outcome.SMSDelivered.Rank() || s.deliveryEnd {
+		return s.flushHeld(ctx)
+	}
+	return nil
+}
+
+// flushHeld applies the held engagement, oldest first.
+func (s *sms) flushHeld(ctx workflow.Context) error {
+	for len(s.held) > 0 {
+		e := s.held[0]
+		s.held = s.held[1:]
+		if err := s.applyEngagement(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *sms) applyEngagement(ctx workflow.Context, e engagement) error {
+	switch {
+	case e.Click != nil:
+		s.state.Clicks++
+		return s.apply(ctx, outcome.SMSClicked, map[string]string{"url": e.Click.URL, "event_id": e.Click.EventID}, nil, false)
+	case e.Reply != nil:
+		s.state.Replies++
+		return s.onReply(ctx, *e.Reply)
+	case e.Unsubscribe != nil:
+		return s.optOut(ctx, "unsubscribe_link", e.Unsubscribe.EventID)
+	}
+	return nil
+}
+
+// onReply applies a reply: STOP opts out, START opts back in, anything else is a response.
+func (s *sms) onReply(ctx workflow.Context, r Reply) error {
+	detail := map[string]string{"text": r.Text, "event_id": r.EventID}
+	switch {
+	case r.IsStop:
+		return s.optOut(ctx, "stop_reply", r.EventID)
+	case r.IsStart:
+		return s.apply(ctx, outcome.SMSResponse, detail, s.optOutInput("start_reply", true), s.completesWith(outcome.SMSResponse))
+	}
+	return s.apply(ctx, outcome.SMSResponse, detail, nil, s.completesWith(outcome.SMSResponse))
+}
+
+// optOut publishes UNSUBSCRIBED with the suppression of the number.
+func (s *sms) optOut(ctx workflow.Context, reason, eventID string) error {
+	ev := s.event(outcome.SMSUnsubscribed, workflow.Now(ctx), "")
+	ev.Detail, ev.OptedOut = map[string]string{"reason": reason, "event_id": eventID}, true
+	return s.publishEvent(ctx, ev, s.optOutInput(reason, false), s.completesWith(outcome.SMSUnsubscribed))
+}
+
+// optOutInput is the suppression (or, with optIn, its removal) of the message's number.
+func (s *sms) optOutInput(reason string, optIn bool) *activities.OptOutInput {
+	return &activities.OptOutInput{PortalID: s.req.PortalID, Channel: string(outcome.SMS), Phone: s.recipient.Phone,
+		Reason: reason, MessageID: s.req.MessageID, OptIn: optIn}
+}

@@ -1,0 +1,113 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"smsflow/activities"
+	"smsflow/outcome"
+)
+
+// notSent ends the message before any carrier saw it.
+func (s *sms) notSent(ctx workflow.Context, code outcome.Code, message string) error {
+	s.state.ErrorCode, s.state.ErrorMessage = code, message
+	ev := s.event(outcome.SMSNotSent, workflow.Now(ctx), "")
+	ev.OptedOut = code == outcome.OptedOut
+	return s.publishEvent(ctx, ev, nil, true)
+}
+
+// notSentBy ends the message a carrier refused; the carrier's verdict on the number (opted out
+// with it, not assigned) is carried to the record.
+func (s *sms) notSentBy(ctx workflow.Context, r activities.DispatchResult) error {
+	s.state.ErrorCode, s.state.ErrorMessage = r.ErrorCode, r.ErrorMessage
+	ev := s.event(outcome.SMSNotSent, workflow.Now(ctx), "")
+	ev.Detail, ev.OptedOut, ev.NumberInvalid = map[string]string{"carrier": r.Carrier}, r.OptedOut, r.NumberInvalid
+	var opt *activities.OptOutInput
+	if r.OptedOut {
+		opt = s.optOutInput("carrier_opt_out", false)
+	}
+	return s.publishEvent(ctx, ev, opt, true)
+}
+
+// completesWith says whether applying status meets the action's wait_for, so the completion
+// rides in the same Publish.
+func (s *sms) completesWith(status outcome.Status) bool {
+	return !s.state.ActionCompleted && waitMet(s.req.Inputs.WaitFor, status, s.state.Clicks, s.state.Replies)
+}
+
+// apply publishes a status change with its details.
+func (s *sms) apply(ctx workflow.Context, status outcome.Status, detail map[string]string, opt *activities.OptOutInput, complete bool) error {
+	ev := s.event(status, workflow.Now(ctx), "")
+	ev.Detail = detail
+	return s.publishEvent(ctx, ev, opt, complete || s.completesWith(status))
+}
+
+// event is the StatusEvent of the message as it stands, with the given status.
+func (s *sms) event(status outcome.Status, at time.Time, workflowID string) activities.StatusEvent {
+	in := s.req.Inputs
+	ev := activities.StatusEvent{
+		MessageID: s.req.MessageID, PortalID: s.req.PortalID, ObjectType: s.req.ObjectType, ObjectID: s.req.ObjectID,
+		Channel: string(outcome.SMS), Phone: s.recipient.Phone, Country: s.recipient.Region, Sender: in.Sender, SendingUser: in.SendingUser,
+		Campaign: in.CampaignName, MessageType: in.MessageType, Text: s.rendered.Text, Encoding: s.rendered.Encoding,
+		Segments: s.rendered.Segments, Characters: s.rendered.Characters, Status: status,
+		ErrorCode: s.state.ErrorCode, ErrorMessage: s.state.ErrorMessage,
+		Carrier: s.state.Carrier, CarrierMessageID: s.state.CarrierMessageID, CallbackID: s.req.CallbackID,
+		WorkflowID: workflowID, At: at, TargetType: s.recipient.ObjectType, TargetID: s.recipient.ObjectID,
+	}
+	if ev.Text == "" {
+		ev.Text = in.Message
+	}
+	if !s.rendered.SendAt.IsZero() {
+		t := s.rendered.SendAt
+		ev.SendAt = &t
+	}
+	return ev
+}
+
+// publishEvent applies a status: state, search attribute, then one Publish with the message log,
+// the opt-out change, HubSpot and (when complete) the action's completion.
+func (s *sms) publishEvent(ctx workflow.Context, ev activities.StatusEvent, opt *activities.OptOutInput, complete bool) error {
+	s.state.Status = ev.Status
+	s.state.History = append(s.state.History, StatusChange{Status: ev.Status, At: ev.At})
+	if err := workflow.UpsertTypedSearchAttributes(ctx, StatusKey.ValueSet(string(ev.Status))); err != nil {
+		return err
+	}
+	ev.WorkflowID = workflow.GetInfo(ctx).WorkflowExecution.ID
+	ev.ErrorCode, ev.ErrorMessage = s.state.ErrorCode, s.state.ErrorMessage
+	in := activities.PublishInput{Event: &ev, OptOut: opt}
+	if complete {
+		in.Complete = s.completion()
+	}
+	return workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, localOptions), s.a.Publish, in).Get(ctx, nil)
+}
+
+// completeNow completes the HubSpot action on its own (wait_hours ran out, or a wait met earlier).
+func (s *sms) completeNow(ctx workflow.Context) error {
+	c := s.completion()
+	if c == nil {
+		return nil
+	}
+	return workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, localOptions), s.a.Publish,
+		activities.PublishInput{Complete: c}).Get(ctx, nil)
+}
+
+// completion marks the action completed and returns the call to make, nil when there is none.
+func (s *sms) completion() *activities.CompleteInput {
+	if s.state.ActionCompleted {
+		return nil
+	}
+	s.state.ActionCompleted = true
+	if s.req.CallbackID == "" {
+		return nil
+	}
+	return &activities.CompleteInput{PortalID: s.req.PortalID, CallbackID: s.req.CallbackID, Outputs: s.result().Outputs()}
+}
+
+// result is the message's outcome as it stands.
+func (s *sms) result() SMSResult {
+	return SMSResult{
+		Status: s.state.Status, MessageID: s.req.MessageID, CampaignName: s.req.Inputs.CampaignName,
+		Segments: s.state.Segments, Encoding: s.state.Encoding, ErrorCode: s.state.ErrorCode, ErrorMessage: s.state.ErrorMessage,
+	}
+}

@@ -1,0 +1,196 @@
+package workflows
+
+import (
+	"strconv"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"smsflow/activities"
+	"smsflow/outcome"
+	"smsflow/render"
+)
+
+// SendSMSName is the registered name of the SMS lifecycle workflow.
+const SendSMSName = "SendSMS"
+
+// SMSRequest is one HubSpot "Send SMS" action execution, validated by the API.
+type SMSRequest struct {
+	MessageID          string
+	CallbackID         string // empty for sends that complete no HubSpot action (CRM card)
+	PortalID           int64
+	ActionDefinitionID string
+	HubSpotWorkflowID  string
+	ObjectType         string
+	ObjectID           string
+	// ObjectProperties are the record's values HubSpot sent with the action (objectRequestOptions:
+	// the phone properties and the usual token properties), lowercase names.
+	ObjectProperties map[string]string
+	Inputs           SMSInputs
+}
+
+// SMSInputs are the action's input fields, typed.
+type SMSInputs struct {
+	PhoneProperty    string
+	Country          string
+	Sender           string
+	SendingUser      string
+	MessageType      string // marketing | transactional
+	Message          string
+	AllowUnicode     bool
+	NationalLanguage string
+	MaxSegments      int
+	AddStop          bool
+	UnsubscribeURL   bool
+	ShortenURLs      bool
+	UTM              map[string]string
+	CampaignName     string
+	SendAt           *time.Time
+	WaitFor          string // none | delivery | click | reply
+	WaitHours        int
+}
+
+// SMSResult is the outcome the HubSpot action is completed with.
+type SMSResult struct {
+	Status       outcome.Status
+	MessageID    string
+	CampaignName string
+	Segments     int
+	Encoding     string
+	ErrorCode    outcome.Code
+	ErrorMessage string
+}
+
+// Outputs are the action's output fields, as HubSpot takes them (strings).
+func (r SMSResult) Outputs() map[string]string {
+	return map[string]string{
+		"sms_status":    string(r.Status),
+		"message_id":    r.MessageID,
+		"campaign_name": r.CampaignName,
+		"segments":      strconv.Itoa(r.Segments),
+		"encoding":      r.Encoding,
+		"error_code":    string(r.ErrorCode),
+		"error_message": r.ErrorMessage,
+	}
+}
+
+// MessageState is what the state query answers: where the message is and why.
+type MessageState struct {
+	MessageID        string
+	Status           outcome.Status
+	ErrorCode        outcome.Code
+	ErrorMessage     string
+	WakeAt           *time.Time // set while held by a country window, send_at or a quota
+	HeldReason       string
+	Segments         int
+	Encoding         string
+	Carrier          string
+	CarrierMessageID string
+	ActionCompleted  bool
+	Clicks           int
+	Replies          int
+	History          []StatusChange
+}
+
+// StatusChange is one applied status, at workflow time.
+type StatusChange struct {
+	Status outcome.Status
+	At     time.Time
+}
+
+// sms is one message's lifecycle state.
+type sms struct {
+	req       SMSRequest
+	settings  activities.Settings
+	recipient activities.Recipient
+	rendered  activities.Rendered
+	state     MessageState
+	// held are engagement events (clicks, replies, unsubscribes) that came before the delivery
+	// report: they are applied once the message is delivered, or when the delivery wait ends.
+	held        []engagement
+	deliveryEnd bool
+	a           *activities.Activities
+}
+
+// SendSMS is the lifecycle of one SMS: resolve the recipient and render the text, hold until the
+// message may go, dispatch it, then follow its outcome (reports, clicks, replies) and complete
+// the HubSpot action.
+func SendSMS(ctx workflow.Context, req SMSRequest) (SMSResult, error) {
+	s := &sms{req: req, state: MessageState{MessageID: req.MessageID, Status: outcome.Pending}}
+	if err := s.setup(ctx); err != nil {
+		return SMSResult{}, err
+	}
+	return s.run(ctx)
+}
+
+// setup answers the state query and sets the search attributes known from the request.
+func (s *sms) setup(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (MessageState, error) { return s.state, nil }); err != nil {
+		return err
+	}
+	return workflow.UpsertTypedSearchAttributes(ctx,
+		PortalIDKey.ValueSet(strconv.FormatInt(s.req.PortalID, 10)),
+		RecordIDKey.ValueSet(s.req.ObjectType+":"+s.req.ObjectID),
+		ChannelKey.ValueSet(string(outcome.SMS)),
+		CampaignKey.ValueSet(s.req.Inputs.CampaignName),
+		StatusKey.ValueSet(string(outcome.Pending)),
+	)
+}
+
+// run is the message's whole life; each step ends it early when the message cannot go on.
+func (s *sms) run(ctx workflow.Context) (SMSResult, error) {
+	if ok, err := s.resolveAndRender(ctx); !ok || err != nil {
+		return s.result(), err
+	}
+	if ok, err := s.holdUntilAllowed(ctx); !ok || err != nil {
+		return s.result(), err
+	}
+	if ok, err := s.dispatch(ctx); !ok || err != nil {
+		return s.result(), err
+	}
+	if err := s.followOutcome(ctx); err != nil {
+		return SMSResult{}, err
+	}
+	return s.result(), nil
+}
+
+// resolveAndRender reads the portal's settings, finds the recipient's number and renders the
+// text (one recorded local activity), then tags the run with the country and the phone's hash.
+// It reports false when the message ended NOT_SENT.
+func (s *sms) resolveAndRender(ctx workflow.Context) (bool, error) {
+	in := s.req.Inputs
+	wfID := workflow.GetInfo(ctx).WorkflowExecution.ID
+	var p activities.Prepared
+	if err := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, localOptions), s.a.Prepare, activities.PrepareInput{
+		Recipient: activities.RecipientInput{
+			PortalID: s.req.PortalID, ObjectType: s.req.ObjectType, ObjectID: s.req.ObjectID,
+			PhoneProperty: in.PhoneProperty, Country: in.Country, Channel: string(outcome.SMS), MessageType: in.MessageType,
+			Known: s.req.ObjectProperties, Tokens: render.PropertyNames(in.Message),
+		},
+		Render: activities.RenderInput{
+			MessageID: s.req.MessageID, PortalID: s.req.PortalID, Text: in.Message, MessageType: in.MessageType,
+			AllowUnicode: in.AllowUnicode, NationalLanguage: in.NationalLanguage, MaxSegments: in.MaxSegments,
+			AddStop: in.AddStop, ShortenURLs: in.ShortenURLs, UTM: in.UTM, Now: workflow.Now(ctx), SendAt: in.SendAt,
+		},
+		Message: s.event(outcome.Pending, workflow.Now(ctx), wfID),
+	}).Get(ctx, &p); err != nil {
+		return false, err
+	}
+	s.settings, s.recipient, s.rendered = p.Settings, p.Recipient, p.Rendered
+	s.state.Segments, s.state.Encoding = s.rendered.Segments, s.rendered.Encoding
+	if s.recipient.ErrorCode != "" {
+		return false, s.notSent(ctx, s.recipient.ErrorCode, s.recipient.ErrorMessage)
+	}
+	if s.rendered.ErrorCode != "" {
+		return false, s.notSent(ctx, s.rendered.ErrorCode, s.rendered.ErrorMessage)
+	}
+	return true, workflow.UpsertTypedSearchAttributes(ctx, CountryKey.ValueSet(s.country()), PhoneHashKey.ValueSet(s.recipient.PhoneHash))
+}
+
+// country is the country whose rules apply: the number's region, else the action's country.
+func (s *sms) country() string {
+	if s.recipient.Region != "" {
+		return s.recipient.Region
+	}
+	return s.req.Inputs.Country
+}
