@@ -35,7 +35,7 @@ type HubSpot interface {
 	SetUp(ctx context.Context, portalID int64) error
 }
 
-// TimelineEvent is one status change as HubSpot shows it on the record (SPEC §3 [F25]).
+// TimelineEvent is one status change as HubSpot shows it on the record.
 type TimelineEvent struct {
 	ID         string // message id + status: stable across retries
 	ObjectType string

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// HubSpot properties smsflow keeps on records (SPEC §3 [F26]); created at install.
+// HubSpot properties smsflow keeps on records; created at install.
 const (
 	PropOptedOut        = "smsflow_opted_out"
 	PropNumberInvalid   = "smsflow_number_invalid"

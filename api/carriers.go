@@ -26,7 +26,7 @@ import (
 // carrier is answered 503 so that it retries.
 var signalTimeout = 5 * time.Second
 
-// registerCarriers adds the carrier webhooks: delivery status and inbound replies (issue 6).
+// registerCarriers adds the carrier webhooks: delivery status and inbound replies.
 // Each is authenticated the carrier's way (401 otherwise), stored once per carrier event, and
 // signalled once to the message's workflow. A report whose message is unknown is stored and
 // answered 200; a workflow that is gone is answered 200 (the event is stored); Temporal or

@@ -41,7 +41,7 @@ const (
 	maxSendAhead = 366 * 24 * time.Hour
 )
 
-// registerHubSpot adds the HubSpot routes: workflow actions and OAuth (issue 5).
+// registerHubSpot adds the HubSpot routes: workflow actions and OAuth.
 func registerHubSpot(r *gin.Engine, d Deps) {
 	a := &actions{d: d, now: time.Now}
 	g := r.Group("/hubspot/actions")
@@ -179,7 +179,7 @@ func (a *actions) handle(channel outcome.Channel) gin.HandlerFunc {
 
 // start starts the message workflow once per callbackId ever: a retried delivery while it runs
 // gets the running one (USE_EXISTING) and after it closed gets the closed one (REJECT_DUPLICATE),
-// both without error (../shared/reference/temporal.md §6).
+// both without error: Temporal answers a start under an existing id with that run.
 func (a *actions) start(ctx context.Context, req workflows.SMSRequest) error {
 	if a.d.Temporal == nil {
 		return errors.New("no Temporal client")
@@ -216,7 +216,7 @@ var (
 	utmInputs       = []string{"utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"}
 )
 
-// smsRequest validates the inputs of SPEC §2.1 and builds the workflow's request.
+// smsRequest validates the action's inputs and builds the workflow's request.
 func smsRequest(ex actionExecution, portalID int64, now time.Time) (workflows.SMSRequest, error) {
 	in := func(name string) string { return strings.TrimSpace(string(ex.InputFields[name])) }
 	callbackID := strings.TrimSpace(string(ex.CallbackID))

@@ -17,7 +17,7 @@ import (
 
 // registerLinks adds the recipient-facing pages: tracked short links (/l/:code, a redirect that
 // counts the click and tells the message's workflow) and unsubscribe links (/u/:code, a page that
-// asks to confirm, then opts the number out) [F12][F13].
+// asks to confirm, then opts the number out).
 func registerLinks(r *gin.Engine, d Deps) {
 	r.GET("/l/:code", func(c *gin.Context) { followLink(c, d) })
 	r.GET("/u/:code", func(c *gin.Context) { unsubscribePage(c, d, false) })

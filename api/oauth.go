@@ -39,7 +39,7 @@ type oauthHandlers struct {
 	now    func() time.Time
 }
 
-// registerOAuth adds GET /oauth/install and GET /oauth/callback [F49].
+// registerOAuth adds GET /oauth/install and GET /oauth/callback.
 func registerOAuth(r *gin.Engine, d Deps) {
 	h := &oauthHandlers{d: d, oauth: hubspot.NewOAuthFromConfig(d.Config.HubSpot, d.Config.PublicBaseURL), now: time.Now}
 	switch {

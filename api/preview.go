@@ -20,14 +20,14 @@ import (
 // with every character JSON-escaped.
 const maxPreviewBody = 64 << 10
 
-// PreviewRequest is the body of POST /v1/preview [F29].
+// PreviewRequest is the body of POST /v1/preview.
 type PreviewRequest struct {
 	Message          string `json:"message"`
 	AllowUnicode     bool   `json:"allow_unicode"`
 	NationalLanguage string `json:"national_language"` // "", "pt", "es" or "tr"
 	MaxSegments      int    `json:"max_segments"`      // 0 or absent: 5
 
-	// Compliance [F30]: all optional. Without phone and country no country rule applies.
+	// Compliance: all optional. Without phone and country no country rule applies.
 	Phone       string `json:"phone"`        // national or international form
 	Country     string `json:"country"`      // ISO 3166 alpha-2; the default region of phone
 	MessageType string `json:"message_type"` // "marketing" (default, the stricter) or "transactional"
@@ -48,7 +48,7 @@ type PreviewResponse struct {
 	Replaced         []PreviewReplacement `json:"replaced"`
 	UnicodeChars     []string             `json:"unicode_chars"`
 
-	// Compliance [F30]–[F33]. Text and the counts above include the STOP mention when one applies.
+	// Compliance. Text and the counts above include the STOP mention when one applies.
 	PhoneE164       string                 `json:"phone_e164"`       // "" without phone
 	PhoneType       string                 `json:"phone_type"`       // phone.Type, "" without phone
 	Timezones       []string               `json:"timezones"`        // the zones the window is checked in

@@ -9,7 +9,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 )
 
-// Opt-out and opt-in keywords (SPEC §6 [F34] [F35]): Twilio's defaults, the vendors' French,
+// Opt-out and opt-in keywords: Twilio's defaults, the vendors' French,
 // Spanish, Portuguese, German and Italian words, compared without case or accents.
 var (
 	stopWords = set("STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT", "CANCEL", "REVOKE", "OPTOUT", "OPT-OUT",

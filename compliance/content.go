@@ -31,7 +31,7 @@ func Blocked(vs []Violation) bool {
 
 // CheckOptions are the inputs of a content check besides the text.
 type CheckOptions struct {
-	// Category of the message: content rules apply to marketing (SPEC §5). Empty counts as
+	// Category of the message: content rules apply to marketing. Empty counts as
 	// marketing, the stricter.
 	Category Category
 	// ShortDomains are the service's own short link domains, never public shorteners.

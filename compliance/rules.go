@@ -1,4 +1,4 @@
-// Package compliance holds the per-country rules for SMS (SPEC §5 [F30]–[F33]): when a
+// Package compliance holds the per-country rules for SMS: when a
 // marketing message may be sent in the recipient's local time, the mandatory opt-out mention,
 // whether express consent is required, and what content is prohibited.
 //
@@ -33,11 +33,11 @@ const RulesVersion = "2026-11-25.1"
 
 // DefaultStopCode is the short code put in France's "STOP au <code>" mention when the
 // configuration gives none. The code depends on the carrier (router) that sends the traffic:
-// 36180 is OVH's; others seen are 36111, 36173, 36200 (sms-domain.md §6). Configure the one of
+// 36180 is OVH's; others seen are 36111, 36173, 36200. Configure the one of
 // the carrier in use.
 const DefaultStopCode = "36180"
 
-// Category is the kind of message: compliance rules apply to marketing only (SPEC §5).
+// Category is the kind of message: compliance rules apply to marketing only.
 type Category string
 
 // Categories, as HubSpot's message_type input spells them.
@@ -301,7 +301,7 @@ func DefaultTable() *Table {
 // The prohibited-content categories of the seed, as keyword lists (English, Spanish, French).
 // Keywords cannot judge content; the default action is therefore Warn, and a deployment that
 // prefers to refuse sets Block (see ContentRule). "Unsolicited promotions" is a matter of consent
-// ([F36]), not of words, and has no list.
+//, not of words, and has no list.
 var (
 	politics = category{"politics", []string{
 		"vote", "voting", "vota", "votar", "votez", "voter", "election*", "eleccion*", "elezion*",

@@ -69,7 +69,7 @@ func (p modelPair) ies() int {
 	return n
 }
 
-// modelCapacity is the reference capacity table (sms-domain.md §1.3), single and multipart.
+// modelCapacity is the reference capacity table, single and multipart.
 func modelCapacity(a Alphabet, ies int) (single, multi int) {
 	if a == UCS2 {
 		return 70, 67

@@ -14,9 +14,9 @@ import (
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
+	"smsflow/activities"
 	"smsflow/config"
 	"smsflow/store"
-	"smsflow/activities"
 	"smsflow/workflows"
 )
 

@@ -18,13 +18,13 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
+	"smsflow/activities"
 	"smsflow/api"
 	"smsflow/carrier/sim"
 	"smsflow/config"
 	"smsflow/hubspot"
 	"smsflow/hubspot/hubspottest"
 	"smsflow/store"
-	"smsflow/activities"
 	"smsflow/workflows"
 )
 
