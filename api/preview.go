@@ -13,7 +13,9 @@ import (
 
 	"smsflow/compliance"
 	"smsflow/encoding"
+	"smsflow/outcome"
 	"smsflow/phone"
+	"smsflow/render"
 )
 
 // maxPreviewBody bounds the request body; a 1,600-character message fits many times over even
@@ -83,9 +85,9 @@ type previewError struct {
 
 // Error codes of the preview beyond those of package encoding.
 const (
-	codeInvalidRequest  = "INVALID_REQUEST"
-	codeRequestTooLarge = "REQUEST_TOO_LARGE"
-	codeComplianceError = "COMPLIANCE_ERROR"
+	codeInvalidRequest  = string(outcome.InvalidRequest)
+	codeRequestTooLarge = string(outcome.RequestTooLarge)
+	codeComplianceError = string(outcome.ComplianceError)
 )
 
 // PreviewConfig is what the preview takes from the configuration.
@@ -138,20 +140,17 @@ func (cfg PreviewConfig) preview(c *gin.Context) {
 		c.JSON(status, perr)
 		return
 	}
-	m, err := encoding.Encode(comp.text, encoding.Options{
-		AllowUnicode:     req.AllowUnicode,
-		NationalLanguage: encoding.Language(req.NationalLanguage),
-		MaxSegments:      req.MaxSegments,
-	})
-	if err != nil {
-		c.JSON(http.StatusUnprocessableEntity, previewErrorOf(err))
+	composed := render.Compose(cfg.Rules, req.Message, render.ComposeOptions{Country: comp.country, Category: comp.category,
+		AddStop: req.AddStop, AllowUnicode: req.AllowUnicode, NationalLanguage: req.NationalLanguage,
+		MaxSegments: req.MaxSegments, Compliance: cfg.Compliance})
+	if composed.EncodeErr != nil {
+		c.JSON(http.StatusUnprocessableEntity, previewErrorOf(composed.EncodeErr))
 		return
 	}
-	resp := previewResponse(m)
+	resp := previewResponse(composed.Message)
 	comp.fill(&resp)
-	// Content rules are checked on the text as sent (after transliteration, with the mention).
-	resp.Violations = cfg.Rules.Check(m.Text, comp.country, compliance.CheckOptions{
-		Category: comp.category, ShortDomains: cfg.Compliance.ShortDomains})
+	resp.StopMention = composed.Mention
+	resp.Violations = composed.Violations
 	if resp.Violations == nil {
 		resp.Violations = []compliance.Violation{}
 	}
@@ -160,8 +159,6 @@ func (cfg PreviewConfig) preview(c *gin.Context) {
 
 // previewCompliance is the compliance side of one preview.
 type previewCompliance struct {
-	text     string // the message with the STOP mention when one applies
-	mention  string
 	category compliance.Category
 	country  string // whose rules apply
 	number   phone.Number
@@ -207,7 +204,6 @@ func (cfg PreviewConfig) compliance(req PreviewRequest) (previewCompliance, *pre
 		// The rules of the number's own country apply ("+44 7…" given with country FR is British).
 		out.number, out.country = n, n.Region
 	}
-	out.text, out.mention = cfg.Rules.ApplyStop(req.Message, out.country, out.category, req.AddStop, cfg.Compliance)
 	d, err := cfg.Rules.NextSendTime(at, compliance.Recipient{Country: out.country, Timezones: out.number.Timezones}, out.category)
 	if err != nil {
 		return out, &previewError{ErrorCode: codeComplianceError, ErrorMessage: err.Error()}
@@ -227,7 +223,6 @@ func (p previewCompliance) fill(resp *PreviewResponse) {
 	resp.RulesCountry = p.decision.Country
 	resp.SendAt = p.decision.SendAt.Format(time.RFC3339)
 	resp.Held, resp.HeldReason = p.decision.Held, p.decision.Reason
-	resp.StopMention = p.mention
 	resp.ConsentRequired = p.consent
 	resp.RulesVersion = p.decision.RulesVersion
 }

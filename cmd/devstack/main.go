@@ -13,7 +13,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"smsflow/devstack"
+	"smsflow/internal/devstack"
 )
 
 func main() {

@@ -14,7 +14,7 @@ import (
 	"os"
 	"time"
 
-	"smsflow/devstack"
+	"smsflow/internal/devstack"
 	"smsflow/hubspot/hubspottest"
 	"smsflow/workflows"
 )

@@ -18,7 +18,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 
-	"smsflow/devstack"
+	"smsflow/internal/devstack"
 )
 
 // Require returns the variable's value, or fails (CI) / skips (elsewhere) when it is unset.
