@@ -141,7 +141,7 @@ func phoneProperties(chosen string) []string {
 
 func channelOr(c string) string {
 	if c == "" {
-		return "sms"
+		return string(outcome.SMS)
 	}
 	return c
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"smsflow/outcome"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -58,7 +59,7 @@ ON CONFLICT (id) DO UPDATE SET
 	carrier = EXCLUDED.carrier, carrier_message_id = EXCLUDED.carrier_message_id,
 	send_at = EXCLUDED.send_at, sent_at = coalesce(EXCLUDED.sent_at, messages.sent_at),
 	delivered_at = coalesce(EXCLUDED.delivered_at, messages.delivered_at), updated_at = now()`,
-		m.ID, m.PortalID, m.ObjectType, m.ObjectID, nz(m.Channel, "sms"), m.Phone, m.Country, m.Sender, m.SendingUser,
+		m.ID, m.PortalID, m.ObjectType, m.ObjectID, nz(m.Channel, string(outcome.SMS)), m.Phone, m.Country, m.Sender, m.SendingUser,
 		m.Campaign, nz(m.MessageType, "marketing"), m.Text, m.Encoding, m.Segments, m.Status, m.ErrorCode, m.ErrorMessage,
 		m.Carrier, m.CarrierMessageID, m.CallbackID, m.WorkflowID, m.SendAt, m.SentAt, m.DeliveredAt)
 	if err != nil {
