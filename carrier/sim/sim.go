@@ -261,29 +261,30 @@ func (s *Sim) take(key, from, to, body, callback string) resource {
 
 func (s *Sim) fetch(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	m, ok := s.bySID[strings.TrimSuffix(r.PathValue("sid"), ".json")]
-	var res resource
-	if ok {
-		res = toResource(m)
-	}
+	res, ok := s.resource(s.bySID[strings.TrimSuffix(r.PathValue("sid"), ".json")])
 	s.mu.Unlock()
-	if !ok {
-		writeJSON(w, 404, twilioError{Code: 20404, Message: "The requested resource was not found", Status: 404})
-		return
-	}
-	writeJSON(w, 200, res)
+	writeResource(w, res, ok)
 }
 
 // lookup is the simulator's extension: find a message by idempotency key.
 func (s *Sim) lookup(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.stats.Lookups++
-	m, ok := s.byKey[r.URL.Query().Get("ref")]
-	var res resource
-	if ok {
-		res = toResource(m)
-	}
+	res, ok := s.resource(s.byKey[r.URL.Query().Get("ref")])
 	s.mu.Unlock()
+	writeResource(w, res, ok)
+}
+
+// resource is m as Twilio shows it, false when there is no message; called with s.mu held.
+func (s *Sim) resource(m *simMessage) (resource, bool) {
+	if m == nil {
+		return resource{}, false
+	}
+	return toResource(m), true
+}
+
+// writeResource answers a message resource, or Twilio's 404 when there is none.
+func writeResource(w http.ResponseWriter, res resource, ok bool) {
 	if !ok {
 		writeJSON(w, 404, twilioError{Code: 20404, Message: "The requested resource was not found", Status: 404})
 		return
