@@ -9,8 +9,7 @@ import (
 
 // The prefixes of the resources a HUBSPOT_PATHS override may move (callbacks=, timeline=,
 // properties=): hubspot.DefaultPaths' first, then the other one HubSpot serves, so that a client
-// configured with either reaches the same handlers. Under the dated callbacks prefix only the batch
-// completion is served.
+// configured with either reaches the same handlers.
 var (
 	callbacksPrefixes  = []string{"/automation/v4/actions/callbacks", "/automation/actions/callbacks/2026-03"}
 	timelinePrefixes   = []string{"/crm/v3/timeline", "/integrators/timeline/v3"}
@@ -69,8 +68,8 @@ func (f *Fake) routes() *http.ServeMux {
 
 	// The API.
 	post := func(pattern string, h apiFunc) { mux.Handle("POST "+pattern, f.api(h)) }
-	post("/automation/v4/actions/callbacks/{callbackID}/complete", f.completeCallback)
 	for _, p := range callbacksPrefixes {
+		post(p+"/{callbackID}/complete", f.completeCallback)
 		post(p+"/complete", f.completeCallbacks)
 	}
 	for _, p := range timelinePrefixes {

@@ -1,11 +1,13 @@
 package hubspottest_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 
+	"smsflow/hubspot"
 	"smsflow/hubspot/hubspottest"
 )
 
@@ -44,6 +46,8 @@ func TestRouting(t *testing.T) {
 		{"POST", "/automation/v4/actions/callbacks/c1/complete", bearer, completion, 204, "", true},
 		{"POST", "/automation/v4/actions/callbacks/complete", bearer, batch, 204, "", true},
 		{"POST", "/automation/actions/callbacks/2026-03/complete", bearer, batch, 204, "", true}, // HUBSPOT_PATHS callbacks=/automation/actions/callbacks/2026-03
+		{"POST", "/automation/actions/callbacks/2026-03/c2/complete", bearer, completion, 204, "", true},
+		{"POST", "/automation/actions/callbacks/2026-03/c2/complete", bearer, completion, 409, "CONFLICT", true},
 		{"POST", "/crm/properties/2025-09/contacts/groups", bearer, `{"name":"g","label":"G"}`, 201, "", true},
 		{"GET", "/integrations/v1/me", bearer, "", 200, "", true},
 		// Unknown API routes: a token first, then 404 with HubSpot's body, counted.
@@ -110,10 +114,46 @@ func TestRouting(t *testing.T) {
 			t.Errorf("%s: counted against the rate limit: %v, want %v", name, counted, tc.counted)
 		}
 	}
-	if c := f.Completed("c1"); c == nil || c.PortalID != 1 {
-		t.Errorf("c1: %+v", c)
+	for _, id := range []string{"c1", "c2"} {
+		if c := f.Completed(id); c == nil || c.PortalID != 1 {
+			t.Errorf("%s: %+v", id, c)
+		}
 	}
 	if c := f.Completed("b1"); c == nil || c.Count != 2 {
 		t.Errorf("b1, completed through both callbacks prefixes: %+v", c)
+	}
+}
+
+type staticToken string
+
+func (s staticToken) AccessToken(context.Context, int64) (string, error) { return string(s), nil }
+func (staticToken) Invalidate(int64, string)                             {}
+
+// TestDatedCallbacksPath runs the client with the callbacks prefix HUBSPOT_PATHS may set to
+// HubSpot's date-versioned API: single and batch completions both reach the fake. A 404 there
+// would be taken by the client for "already completed" and the completion silently lost.
+func TestDatedCallbacksPath(t *testing.T) {
+	f := hubspottest.NewServer(t, "id", "secret")
+	f.AddToken(1, "tok", 0)
+	paths, err := hubspot.ParsePaths("callbacks=/automation/actions/callbacks/2026-03")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := hubspot.NewClient(f.URL, staticToken("tok"))
+	c.Paths = paths
+	ctx := context.Background()
+	if err := c.CompleteCallback(ctx, 1, "one", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CompleteCallbacks(ctx, 1, []hubspot.Completion{{CallbackID: "two"}, {CallbackID: "three"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"one", "two", "three"} {
+		if got := f.Completed(id); got == nil || got.Count != 1 || got.Outputs[hubspot.OutputState] != hubspot.StateSuccess {
+			t.Errorf("%s: %+v", id, got)
+		}
+	}
+	if calls := f.CallsTo("POST", "/automation/actions/callbacks/2026-03/"); len(calls) != 2 {
+		t.Errorf("calls under the dated prefix: %d, want 2", len(calls))
 	}
 }
