@@ -13,8 +13,8 @@ import (
 
 // TestRouting checks, for each gate, which status a method and path get, whether the error is
 // HubSpot's JSON body, and whether the call counted against the portal's rate limit (only API
-// calls with a valid token do, unknown routes included). Redirects are not followed: the fake must
-// never answer one, where ServeMux would for a non-clean path or a subtree root without its slash.
+// calls with a valid token do, unknown routes included). Redirects are not followed, so one of
+// ServeMux's (for a non-clean path, or a subtree root without its slash) would show as a 3xx.
 func TestRouting(t *testing.T) {
 	f := hubspottest.NewServer(t, "id", "secret")
 	f.RateLimit = 1000
@@ -124,6 +124,7 @@ func TestRouting(t *testing.T) {
 	}
 }
 
+// staticToken is a hubspot.TokenSource with one token for every portal.
 type staticToken string
 
 func (s staticToken) AccessToken(context.Context, int64) (string, error) { return string(s), nil }
