@@ -38,9 +38,11 @@ type AppSync struct {
 	AppID        string
 	DeveloperKey string
 	HTTP         *http.Client
-	// ActionsPath: GET/POST {ActionsPath}/{appId}, PATCH {ActionsPath}/{appId}/{definitionId}.
+	// ActionsPath is the prefix of GET/POST {ActionsPath}/{appId} and PATCH
+	// {ActionsPath}/{appId}/{definitionId}.
 	ActionsPath string
-	// TemplatesPath: GET/POST {TemplatesPath}/{appId}/event-templates, PUT …/event-templates/{id}.
+	// TemplatesPath is the prefix of GET/POST {TemplatesPath}/{appId}/event-templates and PUT
+	// …/event-templates/{id}.
 	TemplatesPath string
 	// PageSize is the limit of one page of definitions (default 100).
 	PageSize int

@@ -184,8 +184,9 @@ func TestAppSyncCreatesThenUpdatesAndCreatesNothing(t *testing.T) {
 	}
 }
 
-// Existing items with stale content are found by actionUrl and by name and rewritten from the
-// files; another action of the app (another URL) is left alone.
+// TestAppSyncRewritesStaleItemsInPlace checks that existing items with stale content are found by
+// actionUrl and by name and rewritten from the files, and that another action of the app (another
+// URL) is left alone.
 func TestAppSyncRewritesStaleItemsInPlace(t *testing.T) {
 	f, s, _ := newAppSync(t)
 	smsID := post(t, f, "/automation/v4/actions/4242", map[string]any{"actionUrl": smsBase + "/hubspot/actions/sms", "published": true,

@@ -3,7 +3,7 @@
 // signatures, and the helper that turns HubSpot errors into Temporal retry decisions.
 //
 // Every base path is configurable (Paths): HubSpot is moving to date-versioned paths and several
-// of the ones we use are UNCONFIRMED (see ../shared/reference/hubspot-api.md).
+// of the ones we use are UNCONFIRMED, so a deployment can follow HubSpot without a new build.
 package hubspot
 
 import (
@@ -31,7 +31,7 @@ type Paths struct {
 	AccountInfo  string // GET {AccountInfo}: the portal's time zone
 }
 
-// DefaultPaths are the v3/v4 paths of the reference.
+// DefaultPaths are HubSpot's numbered paths: v4 for callbacks and associations, v3 for the rest.
 var DefaultPaths = Paths{
 	Callbacks:    "/automation/v4/actions/callbacks",
 	Timeline:     "/crm/v3/timeline",
@@ -81,7 +81,7 @@ type Client struct {
 	Now   func() time.Time
 }
 
-// NewClient returns a client with the defaults of the reference.
+// NewClient returns a client with DefaultPaths and a 20 s HTTP timeout.
 func NewClient(baseURL string, tokens TokenSource) *Client {
 	return &Client{BaseURL: strings.TrimRight(baseURL, "/"), Paths: DefaultPaths, Tokens: tokens,
 		HTTP: &http.Client{Timeout: 20 * time.Second}}

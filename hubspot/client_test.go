@@ -199,7 +199,8 @@ func TestPermanentErrors(t *testing.T) {
 	}
 }
 
-// Under HubSpot's own limit (here 5 per 10 s) and injected faults, every call completes.
+// TestEveryCallCompletesUnderTheRateLimit checks that under HubSpot's own limit (here 5 per 10 s)
+// and injected faults, every call completes.
 func TestEveryCallCompletesUnderTheRateLimit(t *testing.T) {
 	f, c, clk := setup(t)
 	f.RateLimit = 5

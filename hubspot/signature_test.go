@@ -10,7 +10,8 @@ import (
 	"smsflow/hubspot"
 )
 
-// The reference's vectors: v2 is HubSpot's published example; v3 was computed from the algorithm.
+// TestSignatureVectors checks fixed vectors: v2 is HubSpot's published example; v3 was computed
+// from the algorithm.
 func TestSignatureVectors(t *testing.T) {
 	if got := hubspot.SignV2("yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy", "GET", "https://www.example.com/webhook_uri", nil); got != "eee2dddcc73c94d699f5e395f4b9d454a069a6855fbfa152e91e88823087200e" {
 		t.Errorf("v2 = %s", got)

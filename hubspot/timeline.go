@@ -10,7 +10,8 @@ import (
 )
 
 // ErrTimelineUnavailable means HubSpot refused a timeline event with 403: the app is not a
-// timeline partner (the reference's §3). The portal should switch to the note fallback.
+// timeline partner, and HubSpot opens timeline events to partner apps only. The portal should
+// switch to the note fallback.
 var ErrTimelineUnavailable = errors.New("hubspot: timeline events not available to this app")
 
 // TimelineEvent is one event on a record's timeline.

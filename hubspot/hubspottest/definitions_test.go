@@ -24,8 +24,8 @@ func send(t *testing.T, method, url string, body any) (int, map[string]any) {
 	return resp.StatusCode, out
 }
 
-// The developer-key APIs want ?hapikey= (a Bearer token does not do), answer HubSpot's error
-// bodies, and keep ids stable across updates.
+// TestDeveloperAPIs checks that the developer-key APIs want ?hapikey= (a Bearer token does not
+// do), answer HubSpot's error bodies, and keep ids stable across updates.
 func TestDeveloperAPIs(t *testing.T) {
 	f := hubspottest.NewServer(t, "id", "secret")
 	f.AddToken(1, "tok", 0)

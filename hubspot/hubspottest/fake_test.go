@@ -26,8 +26,9 @@ func get(t *testing.T, url, token string) (*http.Response, map[string]any) {
 	return resp, body
 }
 
-// The 429s carry HubSpot's bodies and headers, Retry-After only when asked for, and never the
-// daily headers (HubSpot does not send them to OAuth callers).
+// TestRateLimitAnswersLikeHubSpot checks that the 429s carry HubSpot's bodies and headers,
+// Retry-After only when asked for, and never the daily headers (HubSpot does not send them to
+// OAuth callers).
 func TestRateLimitAnswersLikeHubSpot(t *testing.T) {
 	f := hubspottest.NewServer(t, "id", "secret")
 	f.AddToken(1, "tok", 0)
