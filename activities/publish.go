@@ -97,7 +97,11 @@ func (a *Activities) Publish(ctx context.Context, in PublishInput) error {
 	}
 	if in.Complete != nil {
 		if err := a.completeAction(ctx, *in.Complete); err != nil {
-			return a.keepPermanent(ctx, "", "hubspot_complete:"+in.Complete.CallbackID, err)
+			messageID := ""
+			if in.Event != nil {
+				messageID = in.Event.MessageID
+			}
+			return a.keepPermanent(ctx, messageID, "hubspot_complete:"+in.Complete.CallbackID, err)
 		}
 	}
 	return nil

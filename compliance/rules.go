@@ -301,7 +301,7 @@ func DefaultTable() *Table {
 // The prohibited-content categories of the seed, as keyword lists (English, Spanish, French).
 // Keywords cannot judge content; the default action is therefore Warn, and a deployment that
 // prefers to refuse sets Block (see ContentRule). "Unsolicited promotions" is a matter of consent
-//, not of words, and has no list.
+// , not of words, and has no list.
 var (
 	politics = category{"politics", []string{
 		"vote", "voting", "vota", "votar", "votez", "voter", "election*", "eleccion*", "elezion*",

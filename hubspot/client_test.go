@@ -396,3 +396,12 @@ func TestParseConfigValues(t *testing.T) {
 		t.Fatalf("ParseTemplates = %v, %v", m, err)
 	}
 }
+
+func TestNoteOnAnUnsupportedObjectIsPermanent(t *testing.T) {
+	c := hubspot.NewClient("http://127.0.0.1:1", hubspot.StaticTokens{1: "t"})
+	err := c.CreateNote(context.Background(), 1, hubspot.Note{ObjectType: "2-1234", ObjectID: "9", Body: "x", Timestamp: time.Now()})
+	var app *temporal.ApplicationError
+	if !errors.As(hubspot.ActivityError(err), &app) || !app.NonRetryable() || app.Type() != hubspot.ErrTypePermanent {
+		t.Fatalf("note on a custom object: %v; want a non-retryable %s", err, hubspot.ErrTypePermanent)
+	}
+}

@@ -166,7 +166,9 @@ func (c *Client) CreateNote(ctx context.Context, portalID int64, n Note) error {
 	t := ObjectPath(n.ObjectType)
 	typeID, ok := noteAssociationTypes[t]
 	if !ok {
-		return fmt.Errorf("hubspot: notes on %s records are not supported", t)
+		// Not a fault a retry can fix: the lifecycle records it and goes on.
+		return &PermanentError{API: &APIError{Method: http.MethodPost, Path: "notes", Category: "UNSUPPORTED_OBJECT_TYPE",
+			Message: fmt.Sprintf("notes on %s records are not supported", t)}}
 	}
 	props := map[string]string{"hs_note_body": n.Body, "hs_timestamp": n.Timestamp.UTC().Format(time.RFC3339Nano)}
 	if c.NoteDedupProperty != "" && n.EventID != "" {

@@ -14,8 +14,8 @@ import (
 	"os"
 	"time"
 
-	"smsflow/internal/devstack"
 	"smsflow/hubspot/hubspottest"
+	"smsflow/internal/devstack"
 	"smsflow/workflows"
 )
 
