@@ -11,7 +11,7 @@ import (
 // docker-compose.yml registers the search attributes by hand; it must list exactly what the
 // workflows upsert, as `make run` does from workflows.SearchAttributes.
 func TestComposeRegistersEverySearchAttribute(t *testing.T) {
-	raw, err := os.ReadFile("../docker-compose.yml")
+	raw, err := os.ReadFile("../../docker-compose.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
