@@ -5,6 +5,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -144,7 +145,7 @@ var Vars = []Var{
 	{"HTTP_WRITE_TIMEOUT", "45s", "how long the API may take to answer a request (the OAuth callback waits up to 20 s for HubSpot)"},
 	{"HTTP_IDLE_TIMEOUT", "60s", "how long an idle keep-alive connection stays open"},
 	{"HTTP_MAX_BODY_BYTES", "1048576", "largest request body the API reads (bytes); larger ones are answered 413"},
-	{"HTTP_DB_TIMEOUT", "5s", "deadline of the database calls of one API request"},
+	{"HTTP_DB_TIMEOUT", "5s", "deadline of the database calls (and the Temporal signal after them) of one API request"},
 	{"HTTP_TRUSTED_PROXIES", "", "addresses or CIDRs of the load balancers whose `X-Forwarded-For` names the client (comma-separated); empty: the connection's peer is the client (rate limits are per client IP)"},
 	{"LINK_TTL", "400d", "how long short links and unsubscribe links answer after the message is sent (`d` for days, or a Go duration); expired codes are unknown"},
 	{"PUBLIC_BASE_URL", "http://localhost:8080", "public URL of the API, used for short links, unsubscribe links and signature checks"},
@@ -273,9 +274,13 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		c.HTTP.MaxBodyBytes = n
 	}
 	for _, p := range strings.Split(get("HTTP_TRUSTED_PROXIES"), ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			c.HTTP.TrustedProxies = append(c.HTTP.TrustedProxies, p)
+		if p = strings.TrimSpace(p); p == "" {
+			continue
 		}
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			errs = append(errs, fmt.Errorf("HTTP_TRUSTED_PROXIES: %q is not an IP address or CIDR", p))
+		}
+		c.HTTP.TrustedProxies = append(c.HTTP.TrustedProxies, p)
 	}
 	if c.Carrier.VonageSignatureSecret == "" {
 		c.Carrier.VonageSignatureSecret = c.Carrier.VonageAPISecret

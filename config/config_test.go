@@ -68,8 +68,8 @@ func TestLinkTTLAndHTTPLimits(t *testing.T) {
 		t.Fatalf("overrides = %+v %v", c, err)
 	}
 	_, err = FromLookup(lookup(map[string]string{"LINK_TTL": "forever", "HTTP_MAX_BODY_BYTES": "-1", "HTTP_READ_TIMEOUT": "0s",
-		"SMSFLOW_ENV": "staging", "TEMPORAL_TLS_CERT": "/etc/cert.pem"}))
-	for _, name := range []string{"LINK_TTL", "HTTP_MAX_BODY_BYTES", "HTTP_READ_TIMEOUT", "SMSFLOW_ENV", "TEMPORAL_TLS_KEY"} {
+		"SMSFLOW_ENV": "staging", "TEMPORAL_TLS_CERT": "/etc/cert.pem", "HTTP_TRUSTED_PROXIES": "lb.internal"}))
+	for _, name := range []string{"LINK_TTL", "HTTP_MAX_BODY_BYTES", "HTTP_READ_TIMEOUT", "SMSFLOW_ENV", "TEMPORAL_TLS_KEY", "HTTP_TRUSTED_PROXIES"} {
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("error %v does not name %s", err, name)
 		}

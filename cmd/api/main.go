@@ -75,9 +75,7 @@ func run(logger *slog.Logger) error {
 			},
 		},
 	})
-	srv := &http.Server{Addr: cfg.APIAddr, Handler: router, ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
-		ReadTimeout: cfg.HTTP.ReadTimeout, WriteTimeout: cfg.HTTP.WriteTimeout, IdleTimeout: cfg.HTTP.IdleTimeout,
-		MaxHeaderBytes: 64 << 10}
+	srv := api.NewServer(cfg, router)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	logger.Info("api listening", "addr", cfg.APIAddr)
