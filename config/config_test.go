@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"smsflow/store"
 )
 
 func lookup(env map[string]string) func(string) (string, bool) {
@@ -59,7 +61,8 @@ func TestLinkTTLAndHTTPLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.LinkTTL != 400*24*time.Hour || c.HTTP.MaxBodyBytes != 1<<20 || c.HTTP.ReadHeaderTimeout != 5*time.Second ||
+	// store falls back to its own default where LinkTTL is not passed (the in-process stack).
+	if c.LinkTTL != 400*24*time.Hour || store.DefaultLinkTTL != 400*24*time.Hour || c.HTTP.MaxBodyBytes != 1<<20 || c.HTTP.ReadHeaderTimeout != 5*time.Second ||
 		c.HTTP.DBTimeout != 5*time.Second || c.Env != Production || c.Carrier.WebhookSecret != "" || c.HTTP.TrustedProxies != nil {
 		t.Fatalf("defaults = %+v", c)
 	}
