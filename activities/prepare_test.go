@@ -282,7 +282,7 @@ func TestPrepareShortensLinks(t *testing.T) {
 	}
 	for _, l := range links {
 		code := l.re.FindStringSubmatch(text)[1]
-		got, err := s.db.ShortLinkByCode(s.ctx, code, false)
+		got, err := s.db.ShortLinkByCode(s.ctx, code, store.VisitNone)
 		if err != nil {
 			t.Fatalf("short link %s: %v", code, err)
 		}

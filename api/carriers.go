@@ -26,15 +26,23 @@ import (
 // carrier is answered 503 so that it retries.
 var signalTimeout = 5 * time.Second
 
-// registerCarriers adds the carrier webhooks: delivery status and inbound replies.
-// Each is authenticated the carrier's way (401 otherwise), stored once per carrier event, and
-// signalled once to the message's workflow. A report whose message is unknown is stored and
-// answered 200; a workflow that is gone is answered 200 (the event is stored); Temporal or
-// PostgreSQL unreachable is answered 503 so the carrier retries.
+// registerCarriers adds the webhooks of each configured carrier (primary and secondary): delivery
+// status and inbound replies. A carrier that is not configured has no routes, so nobody can post
+// reports or replies in its name. Each is authenticated the carrier's way (401 otherwise), stored
+// once per carrier event, and signalled once to the message's workflow. A report whose message is
+// unknown is stored and answered 200; a workflow that is gone is answered 200 (the event is
+// stored); Temporal or PostgreSQL unreachable is answered 503 so the carrier retries.
 func registerCarriers(r *gin.Engine, d Deps) {
 	h := &carrierHooks{d: d, now: time.Now}
-	r.POST("/carriers/:carrier/status", h.status)
-	r.POST("/carriers/:carrier/inbound", h.inbound)
+	for _, name := range d.Config.Carriers() {
+		switch name {
+		case "sim", "twilio", "vonage":
+		default:
+			continue // config refuses other names; a hand-built one gets no routes
+		}
+		r.POST("/carriers/"+name+"/status", func(c *gin.Context) { h.status(c, name) })
+		r.POST("/carriers/"+name+"/inbound", func(c *gin.Context) { h.inbound(c, name) })
+	}
 }
 
 type carrierHooks struct {
@@ -42,41 +50,41 @@ type carrierHooks struct {
 	now func() time.Time
 }
 
-// authenticate reads the request's parameters and checks its signature.
-func (h *carrierHooks) authenticate(c *gin.Context) (name string, params url.Values, ok bool) {
-	name = c.Param("carrier")
-	body, err := io.ReadAll(io.LimitReader(c.Request.Body, 1<<20))
+// authenticate reads the request's parameters and checks its signature. A carrier whose secret
+// is empty authenticates nothing: an HMAC under an empty key is anyone's to compute.
+func (h *carrierHooks) authenticate(c *gin.Context, name string) (params url.Values, ok bool) {
+	body, err := io.ReadAll(c.Request.Body)
 	if err != nil {
 		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "unreadable body"})
-		return "", nil, false
+		return nil, false
 	}
 	params, err = bodyParams(c.ContentType(), body)
 	if err != nil {
 		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "unreadable parameters"})
-		return "", nil, false
+		return nil, false
 	}
 	cfg := h.d.Config
 	fullURL := cfg.PublicBaseURL + c.Request.URL.RequestURI()
 	switch name {
 	case "twilio":
-		ok = twilio.ValidSignature(cfg.Carrier.TwilioAuthToken, c.GetHeader(twilio.SignatureHeader), fullURL, params)
+		ok = cfg.Carrier.TwilioAuthToken != "" &&
+			twilio.ValidSignature(cfg.Carrier.TwilioAuthToken, c.GetHeader(twilio.SignatureHeader), fullURL, params)
 	case "sim":
-		ok = carrier.VerifyWebhook(cfg.Carrier.WebhookSecret, c.GetHeader(carrier.SignatureHeader), fullURL, body, h.now()) == nil
+		ok = cfg.Carrier.WebhookSecret != "" &&
+			carrier.VerifyWebhook(cfg.Carrier.WebhookSecret, c.GetHeader(carrier.SignatureHeader), fullURL, body, h.now()) == nil
 	case "vonage":
 		for k, v := range c.Request.URL.Query() {
 			params[k] = v
 		}
-		ok = vonage.ValidSignature(cfg.Carrier.VonageSignatureSecret, cfg.Carrier.VonageSignatureMethod, params)
-	default:
-		c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"error": "unknown carrier"})
-		return "", nil, false
+		ok = cfg.Carrier.VonageSignatureSecret != "" &&
+			vonage.ValidSignature(cfg.Carrier.VonageSignatureSecret, cfg.Carrier.VonageSignatureMethod, params)
 	}
 	if !ok {
 		h.d.Log.Warn("carrier webhook: bad signature", "carrier", name, "path", c.FullPath())
 		c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "bad or missing signature"})
-		return "", nil, false
+		return nil, false
 	}
-	return name, params, true
+	return params, true
 }
 
 // bodyParams reads a form or a flat JSON object (Vonage can post JSON).
@@ -102,8 +110,8 @@ func bodyParams(contentType string, body []byte) (url.Values, error) {
 	return params, nil
 }
 
-func (h *carrierHooks) status(c *gin.Context) {
-	name, params, ok := h.authenticate(c)
+func (h *carrierHooks) status(c *gin.Context, name string) {
+	params, ok := h.authenticate(c, name)
 	if !ok {
 		return
 	}
@@ -118,10 +126,11 @@ func (h *carrierHooks) status(c *gin.Context) {
 		c.JSON(http.StatusBadRequest, gin.H{"error": "not a status report"})
 		return
 	}
-	ctx := c.Request.Context()
+	ctx, cancel := h.d.requestContext(c)
+	defer cancel()
 	messageID, err := h.messageOf(ctx, name, rep.MessageID, rep.CarrierMessageID)
 	if err != nil {
-		h.unavailable(c, "find message", err)
+		h.unavailable(c, name, "find message", err)
 		return
 	}
 	detail, _ := json.Marshal(map[string]any{"carrier_message_id": rep.CarrierMessageID, "carrier_status": rep.CarrierStatus,
@@ -129,7 +138,7 @@ func (h *carrierHooks) status(c *gin.Context) {
 		"number_invalid": rep.NumberInvalid, "opted_out": rep.OptedOut, "reference": rep.MessageID})
 	if _, err := h.d.Store.AddEvent(ctx, store.Event{MessageID: optional(messageID), Source: name, SourceEventID: rep.EventID,
 		Kind: "delivery", Status: string(rep.Status), Detail: detail, OccurredAt: rep.OccurredAt}); err != nil {
-		h.unavailable(c, "store report", err)
+		h.unavailable(c, name, "store report", err)
 		return
 	}
 	if messageID == "" {
@@ -149,14 +158,14 @@ func (h *carrierHooks) status(c *gin.Context) {
 		NumberInvalid: rep.NumberInvalid, OptedOut: rep.OptedOut, OccurredAt: rep.OccurredAt,
 	})
 	if err != nil {
-		h.unavailable(c, "signal report", err)
+		h.unavailable(c, name, "signal report", err)
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"stored": true, "message_id": messageID})
 }
 
-func (h *carrierHooks) inbound(c *gin.Context) {
-	name, params, ok := h.authenticate(c)
+func (h *carrierHooks) inbound(c *gin.Context, name string) {
+	params, ok := h.authenticate(c, name)
 	if !ok {
 		return
 	}
@@ -171,11 +180,12 @@ func (h *carrierHooks) inbound(c *gin.Context) {
 		c.JSON(http.StatusBadRequest, gin.H{"error": "not an inbound message"})
 		return
 	}
-	ctx := c.Request.Context()
+	ctx, cancel := h.d.requestContext(c)
+	defer cancel()
 	isStop, isStart := carrier.ClassifyReply(in.Text)
 	messageID, portalID, err := h.d.Store.ReplyTarget(ctx, in.From, in.To)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		h.unavailable(c, "find replied message", err)
+		h.unavailable(c, name, "find replied message", err)
 		return
 	}
 	status := "reply"
@@ -188,7 +198,7 @@ func (h *carrierHooks) inbound(c *gin.Context) {
 	detail, _ := json.Marshal(map[string]any{"carrier_message_id": in.CarrierMessageID, "from": in.From, "to": in.To, "text": in.Text})
 	if _, err := h.d.Store.AddEvent(ctx, store.Event{MessageID: optional(messageID), Source: name, SourceEventID: in.EventID,
 		Kind: "reply", Status: status, Detail: detail, OccurredAt: in.OccurredAt}); err != nil {
-		h.unavailable(c, "store reply", err)
+		h.unavailable(c, name, "store reply", err)
 		return
 	}
 	if messageID == "" {
@@ -200,13 +210,13 @@ func (h *carrierHooks) inbound(c *gin.Context) {
 		EventID: in.EventID, Text: in.Text, IsStop: isStop, IsStart: isStart, OccurredAt: in.OccurredAt,
 	})
 	if err != nil {
-		h.unavailable(c, "signal reply", err)
+		h.unavailable(c, name, "signal reply", err)
 		return
 	}
 	if gone && (isStop || isStart) {
 		// No workflow will record the opt-out: do it here so a STOP is never lost.
 		if err := h.d.Store.ApplyReplyKeyword(ctx, portalID, in.From, messageID, isStop, isStart); err != nil {
-			h.unavailable(c, "record opt-out", err)
+			h.unavailable(c, name, "record opt-out", err)
 			return
 		}
 	}
@@ -264,8 +274,8 @@ func (h *carrierHooks) signal(ctx context.Context, source, eventID, messageID, s
 	return gone, h.d.Store.MarkEventSignalled(context.WithoutCancel(ctx), source, eventID)
 }
 
-func (h *carrierHooks) unavailable(c *gin.Context, what string, err error) {
-	h.d.Log.Error("carrier webhook: "+what, "carrier", c.Param("carrier"), "error", err)
+func (h *carrierHooks) unavailable(c *gin.Context, name, what string, err error) {
+	h.d.Log.Error("carrier webhook: "+what, "carrier", name, "error", err)
 	c.JSON(http.StatusServiceUnavailable, gin.H{"error": "temporarily unavailable, retry"})
 }
 

@@ -46,7 +46,8 @@ func newHookEnv(t *testing.T) *hookEnv {
 		t.Fatal(err)
 	}
 	tc := testenv.Temporal(t)
-	cfg := config.Config{PublicBaseURL: testBase, Carrier: config.Carrier{WebhookSecret: "whsec", TwilioAuthToken: "tok"}}
+	cfg := config.Config{PublicBaseURL: testBase, Carrier: config.Carrier{Primary: "sim", Secondary: "twilio",
+		WebhookSecret: "whsec", TwilioAuthToken: "tok"}}
 	log := slog.New(slog.DiscardHandler)
 	return &hookEnv{t: t, db: db, tc: tc, cfg: cfg, router: NewRouter(Deps{Log: log, Config: cfg, Temporal: tc, Store: db})}
 }
@@ -188,9 +189,8 @@ func TestCarrierWebhookSignatures(t *testing.T) {
 		"sim forged": {"/carriers/sim/status", func(req *http.Request, body string) {
 			req.Header.Set(carrier.SignatureHeader, carrier.SignWebhook("not-the-secret", testBase+"/carriers/sim/status", []byte(body), time.Now()))
 		}},
-		"sim missing":    {"/carriers/sim/status", nil},
-		"vonage missing": {"/carriers/vonage/status", nil},
-		"sim inbound":    {"/carriers/sim/inbound", nil},
+		"sim missing": {"/carriers/sim/status", nil},
+		"sim inbound": {"/carriers/sim/inbound", nil},
 	} {
 		if code := e.post(e.router, tc.path, form, tc.sign); code != http.StatusUnauthorized {
 			t.Errorf("%s: HTTP %d, want 401", name, code)

@@ -39,7 +39,8 @@ type oauthHandlers struct {
 	now    func() time.Time
 }
 
-// registerOAuth adds GET /oauth/install and GET /oauth/callback.
+// registerOAuth adds GET /oauth/install and GET /oauth/callback, the callback rate-limited per
+// client IP: each one calls HubSpot.
 func registerOAuth(r *gin.Engine, d Deps) {
 	h := &oauthHandlers{d: d, oauth: hubspot.NewOAuthFromConfig(d.Config.HubSpot, d.Config.PublicBaseURL), now: time.Now}
 	switch {
@@ -65,7 +66,7 @@ func registerOAuth(r *gin.Engine, d Deps) {
 		d.Log.Warn("HubSpot install disabled", "reason", h.broken)
 	}
 	r.GET("/oauth/install", h.install)
-	r.GET("/oauth/callback", h.callback)
+	r.GET("/oauth/callback", perClient(newLimiter(oauthPerIP)), h.callback)
 }
 
 // state is "unix.nonce.mac": the callback accepts only states we issued within the hour, in any

@@ -33,7 +33,13 @@ type Deps struct {
 // NewRouter builds the Gin engine with every route.
 func NewRouter(d Deps) *gin.Engine {
 	r := gin.New()
-	r.Use(gin.Recovery(), requestLog(d.Log))
+	// The client IP of the rate limits is the connection's peer unless it is a configured proxy:
+	// anyone can write X-Forwarded-For.
+	if err := r.SetTrustedProxies(d.Config.HTTP.TrustedProxies); err != nil {
+		d.Log.Error("HTTP_TRUSTED_PROXIES unusable; trusting no proxy", "error", err)
+		_ = r.SetTrustedProxies(nil)
+	}
+	r.Use(gin.Recovery(), requestLog(d.Log), limitBody(d.Config.HTTP.MaxBodyBytes))
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(200, gin.H{"status": "ok"}) })
 	r.GET("/readyz", readyz(d.Ready))
 	var own []string

@@ -5,6 +5,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -12,8 +13,17 @@ import (
 	"time"
 )
 
+// Environments of SMSFLOW_ENV. Outside development the services refuse to start with a missing
+// secret or one of the published development values (see CheckSecrets).
+const (
+	Production  = "production"
+	Development = "development"
+)
+
 // Config is the whole configuration of the API, the worker and the simulators.
 type Config struct {
+	// Env is Production or Development.
+	Env               string
 	DatabaseURL       string
 	TemporalAddress   string
 	TemporalNamespace string
@@ -23,9 +33,34 @@ type Config struct {
 	ShutdownTimeout   time.Duration
 	// PhoneHashKey keys the HMAC of phone numbers in search attributes.
 	PhoneHashKey string
+	// LinkTTL is how long a short or unsubscribe link answers after it is created.
+	LinkTTL time.Duration
 
-	HubSpot HubSpot
-	Carrier Carrier
+	HTTP     HTTP
+	Temporal Temporal
+	HubSpot  HubSpot
+	Carrier  Carrier
+}
+
+// HTTP holds the API server's limits.
+type HTTP struct {
+	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// MaxBodyBytes bounds every request body; larger ones are answered 413.
+	MaxBodyBytes int64
+	// DBTimeout bounds the database calls of one request.
+	DBTimeout time.Duration
+	// TrustedProxies are the addresses or CIDRs whose X-Forwarded-For is believed when finding a
+	// client's IP for rate limits; empty: the connection's peer address is the client.
+	TrustedProxies []string
+}
+
+// Temporal holds how the services reach the Temporal frontend securely (TemporalClientOptions).
+type Temporal struct {
+	// TLSCert and TLSKey are PEM files of a client certificate (mTLS); TLSCA a PEM file of the
+	// CAs trusted for the server (empty: the system's); TLSServerName overrides the name checked.
+	TLSCert, TLSKey, TLSCA, TLSServerName string
+	// APIKey is a Temporal Cloud API key, sent as a bearer token (TLS is then on).
+	APIKey string
 }
 
 // HubSpot holds what the HubSpot side needs.
@@ -94,11 +129,25 @@ type Var struct {
 
 // Vars lists every variable FromEnv reads, with its default.
 var Vars = []Var{
-	{"DATABASE_URL", "postgres://localhost:5432/smsflow?sslmode=disable", "PostgreSQL connection string (pgx format)"},
+	{"SMSFLOW_ENV", Production, "`production` or `development`; outside development the API and the worker refuse to start with a missing secret or a published development value"},
+	{"DATABASE_URL", "postgres://localhost:5432/smsflow?sslmode=disable", "PostgreSQL connection string (pgx format); in production use `sslmode=verify-full` (with `sslrootcert=` a CA file when the server's CA is not in the system store) so the connection is encrypted and the server authenticated; `disable` is for a database on the same host or private network only"},
 	{"TEMPORAL_ADDRESS", "localhost:7233", "Temporal frontend host:port"},
 	{"TEMPORAL_NAMESPACE", "default", "Temporal namespace"},
 	{"TEMPORAL_TASK_QUEUE", "smsflow", "task queue of the message workflows and activities"},
+	{"TEMPORAL_TLS_CERT", "", "PEM file of the client certificate for mTLS to Temporal (with `TEMPORAL_TLS_KEY`)"},
+	{"TEMPORAL_TLS_KEY", "", "PEM file of the client certificate's private key"},
+	{"TEMPORAL_TLS_CA", "", "PEM file of the CAs trusted for the Temporal server (default: the system's); setting it turns TLS on"},
+	{"TEMPORAL_TLS_SERVER_NAME", "", "server name checked in the Temporal server's certificate (default: the host of `TEMPORAL_ADDRESS`); setting it turns TLS on"},
+	{"TEMPORAL_API_KEY", "", "Temporal Cloud API key, sent as a bearer token; turns TLS on"},
 	{"API_ADDR", ":8080", "listen address of the API"},
+	{"HTTP_READ_HEADER_TIMEOUT", "5s", "how long the API waits for a request's headers"},
+	{"HTTP_READ_TIMEOUT", "15s", "how long the API waits for a whole request, body included"},
+	{"HTTP_WRITE_TIMEOUT", "45s", "how long the API may take to answer a request (the OAuth callback waits up to 20 s for HubSpot)"},
+	{"HTTP_IDLE_TIMEOUT", "60s", "how long an idle keep-alive connection stays open"},
+	{"HTTP_MAX_BODY_BYTES", "1048576", "largest request body the API reads (bytes); larger ones are answered 413"},
+	{"HTTP_DB_TIMEOUT", "5s", "deadline of the database calls (and the Temporal signal after them) of one API request"},
+	{"HTTP_TRUSTED_PROXIES", "", "addresses or CIDRs of the load balancers whose `X-Forwarded-For` names the client (comma-separated); empty: the connection's peer is the client (rate limits are per client IP)"},
+	{"LINK_TTL", "400d", "how long short links and unsubscribe links answer after the message is sent (`d` for days, or a Go duration); expired codes are unknown"},
 	{"PUBLIC_BASE_URL", "http://localhost:8080", "public URL of the API, used for short links, unsubscribe links and signature checks"},
 	{"SHUTDOWN_TIMEOUT", "15s", "how long a graceful shutdown may take"},
 	{"PHONE_HASH_KEY", "", "secret keying the phone hash put in the SmsPhoneHash search attribute (required by the worker)"},
@@ -124,7 +173,7 @@ var Vars = []Var{
 	{"VONAGE_BASE_URL", "https://rest.nexmo.com", "Vonage SMS API base URL"},
 	{"VONAGE_API_KEY", "", "Vonage API key"},
 	{"VONAGE_API_SECRET", "", "Vonage API secret (also verifies signed webhooks)"},
-	{"CARRIER_WEBHOOK_SECRET", "dev-webhook-secret", "HMAC secret of the carrier simulator's callbacks"},
+	{"CARRIER_WEBHOOK_SECRET", "", "HMAC secret of the carrier simulator's callbacks (required when the simulator is a configured carrier)"},
 	{"STOP_SHORT_CODE", "36180", "short code quoted in the French STOP mention"},
 	{"VONAGE_SIGNATURE_SECRET", "", "Vonage signature secret of signed webhooks (default: VONAGE_API_SECRET)"},
 	{"VONAGE_SIGNATURE_METHOD", "md5hash", "Vonage signature method: md5hash, md5, sha1, sha256 or sha512"},
@@ -158,6 +207,7 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		errs = append(errs, fmt.Errorf("SHUTDOWN_TIMEOUT: %w", err))
 	}
 	c := Config{
+		Env:               get("SMSFLOW_ENV"),
 		DatabaseURL:       get("DATABASE_URL"),
 		TemporalAddress:   get("TEMPORAL_ADDRESS"),
 		TemporalNamespace: get("TEMPORAL_NAMESPACE"),
@@ -166,6 +216,10 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		PublicBaseURL:     strings.TrimRight(get("PUBLIC_BASE_URL"), "/"),
 		ShutdownTimeout:   shutdown,
 		PhoneHashKey:      get("PHONE_HASH_KEY"),
+		Temporal: Temporal{
+			TLSCert: get("TEMPORAL_TLS_CERT"), TLSKey: get("TEMPORAL_TLS_KEY"), TLSCA: get("TEMPORAL_TLS_CA"),
+			TLSServerName: get("TEMPORAL_TLS_SERVER_NAME"), APIKey: get("TEMPORAL_API_KEY"),
+		},
 		HubSpot: HubSpot{
 			APIBaseURL:   strings.TrimRight(get("HUBSPOT_API_BASE_URL"), "/"),
 			AppID:        get("HUBSPOT_APP_ID"),
@@ -201,6 +255,33 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 			SimOptions:            get("CARRIERSIM_OPTIONS"),
 		},
 	}
+	switch c.Env {
+	case Production, Development:
+	default:
+		errs = append(errs, fmt.Errorf("SMSFLOW_ENV: %q is not one of %s, %s", c.Env, Production, Development))
+	}
+	if (c.Temporal.TLSCert == "") != (c.Temporal.TLSKey == "") {
+		errs = append(errs, errors.New("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY: set both or neither"))
+	}
+	if ttl, err := parseDays(get("LINK_TTL")); err != nil || ttl <= 0 {
+		errs = append(errs, fmt.Errorf("LINK_TTL: %q is not a positive duration (e.g. 400d or 720h)", get("LINK_TTL")))
+	} else {
+		c.LinkTTL = ttl
+	}
+	if n, err := strconv.ParseInt(get("HTTP_MAX_BODY_BYTES"), 10, 64); err != nil || n < 1 {
+		errs = append(errs, fmt.Errorf("HTTP_MAX_BODY_BYTES: %q is not a positive integer", get("HTTP_MAX_BODY_BYTES")))
+	} else {
+		c.HTTP.MaxBodyBytes = n
+	}
+	for _, p := range strings.Split(get("HTTP_TRUSTED_PROXIES"), ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			errs = append(errs, fmt.Errorf("HTTP_TRUSTED_PROXIES: %q is not an IP address or CIDR", p))
+		}
+		c.HTTP.TrustedProxies = append(c.HTTP.TrustedProxies, p)
+	}
 	if c.Carrier.VonageSignatureSecret == "" {
 		c.Carrier.VonageSignatureSecret = c.Carrier.VonageAPISecret
 	}
@@ -217,7 +298,12 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	for _, d := range []struct {
 		name string
 		dst  *time.Duration
-	}{{"CARRIER_BREAKER_OPEN", &c.Carrier.BreakerOpenTimeout}, {"CARRIER_SEND_TIMEOUT", &c.Carrier.SendTimeout}} {
+	}{
+		{"CARRIER_BREAKER_OPEN", &c.Carrier.BreakerOpenTimeout}, {"CARRIER_SEND_TIMEOUT", &c.Carrier.SendTimeout},
+		{"HTTP_READ_HEADER_TIMEOUT", &c.HTTP.ReadHeaderTimeout}, {"HTTP_READ_TIMEOUT", &c.HTTP.ReadTimeout},
+		{"HTTP_WRITE_TIMEOUT", &c.HTTP.WriteTimeout}, {"HTTP_IDLE_TIMEOUT", &c.HTTP.IdleTimeout},
+		{"HTTP_DB_TIMEOUT", &c.HTTP.DBTimeout},
+	} {
 		v, err := time.ParseDuration(get(d.name))
 		if err != nil || v <= 0 {
 			errs = append(errs, fmt.Errorf("%s: %q is not a positive duration", d.name, get(d.name)))
@@ -250,4 +336,38 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		}
 	}
 	return c, errors.Join(errs...)
+}
+
+// parseDays reads a Go duration or a whole number of days ("400d").
+func parseDays(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil {
+			return 0, err
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
+}
+
+// Carriers lists the configured carriers, primary first.
+func (c Config) Carriers() []string {
+	var out []string
+	if c.Carrier.Primary != "" {
+		out = append(out, c.Carrier.Primary)
+	}
+	if c.Carrier.Secondary != "" && c.Carrier.Secondary != c.Carrier.Primary {
+		out = append(out, c.Carrier.Secondary)
+	}
+	return out
+}
+
+// UsesCarrier reports whether name is the primary or the secondary carrier.
+func (c Config) UsesCarrier(name string) bool {
+	for _, n := range c.Carriers() {
+		if n == name {
+			return true
+		}
+	}
+	return false
 }

@@ -4,6 +4,9 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
+
+	"smsflow/store"
 )
 
 func lookup(env map[string]string) func(string) (string, bool) {
@@ -50,5 +53,39 @@ func TestREADMEListsEveryVariable(t *testing.T) {
 		if !strings.Contains(string(raw), "| `"+v.Name+"` |") {
 			t.Errorf("README.md's configuration table lacks %s", v.Name)
 		}
+	}
+}
+
+func TestLinkTTLAndHTTPLimits(t *testing.T) {
+	c, err := FromLookup(lookup(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// store falls back to its own default where LinkTTL is not passed (the in-process stack).
+	if c.LinkTTL != 400*24*time.Hour || store.DefaultLinkTTL != 400*24*time.Hour || c.HTTP.MaxBodyBytes != 1<<20 || c.HTTP.ReadHeaderTimeout != 5*time.Second ||
+		c.HTTP.DBTimeout != 5*time.Second || c.Env != Production || c.Carrier.WebhookSecret != "" || c.HTTP.TrustedProxies != nil {
+		t.Fatalf("defaults = %+v", c)
+	}
+	c, err = FromLookup(lookup(map[string]string{"LINK_TTL": "36h", "HTTP_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.1"}))
+	if err != nil || c.LinkTTL != 36*time.Hour || len(c.HTTP.TrustedProxies) != 2 || c.HTTP.TrustedProxies[1] != "192.168.1.1" {
+		t.Fatalf("overrides = %+v %v", c, err)
+	}
+	_, err = FromLookup(lookup(map[string]string{"LINK_TTL": "forever", "HTTP_MAX_BODY_BYTES": "-1", "HTTP_READ_TIMEOUT": "0s",
+		"SMSFLOW_ENV": "staging", "TEMPORAL_TLS_CERT": "/etc/cert.pem", "HTTP_TRUSTED_PROXIES": "lb.internal"}))
+	for _, name := range []string{"LINK_TTL", "HTTP_MAX_BODY_BYTES", "HTTP_READ_TIMEOUT", "SMSFLOW_ENV", "TEMPORAL_TLS_KEY", "HTTP_TRUSTED_PROXIES"} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("error %v does not name %s", err, name)
+		}
+	}
+}
+
+func TestCarriers(t *testing.T) {
+	c := Config{Carrier: Carrier{Primary: "twilio", Secondary: "twilio"}}
+	if got := c.Carriers(); len(got) != 1 || !c.UsesCarrier("twilio") || c.UsesCarrier("sim") {
+		t.Fatalf("carriers = %v", got)
+	}
+	c.Carrier.Secondary = "vonage"
+	if !c.UsesCarrier("vonage") || c.UsesCarrier("") {
+		t.Fatal("secondary not counted, or the empty name counted")
 	}
 }

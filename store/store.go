@@ -5,13 +5,19 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
+// DefaultLinkTTL is how long a short or unsubscribe link answers when LinkTTL is not set.
+const DefaultLinkTTL = 400 * 24 * time.Hour
+
 // Store wraps the connection pool.
 type Store struct {
 	Pool *pgxpool.Pool
+	// LinkTTL is how long a link made by CreateShortLink answers (LINK_TTL).
+	LinkTTL time.Duration
 }
 
 // Open creates a pool. It does not wait for the server: a process may start while PostgreSQL is
@@ -25,7 +31,7 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: create pool: %w", err)
 	}
-	return &Store{Pool: pool}, nil
+	return &Store{Pool: pool, LinkTTL: DefaultLinkTTL}, nil
 }
 
 // Close releases every connection.

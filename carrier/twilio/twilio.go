@@ -165,7 +165,7 @@ func codeFlags(code int) (numberInvalid, optedOut bool) {
 	return false, false
 }
 
-// MapStatus maps a Twilio message status to a workflows.Report* value.
+// MapStatus maps a Twilio message status to a report kind.
 func MapStatus(s string) outcome.Report {
 	switch strings.ToLower(s) {
 	case "accepted", "scheduled", "queued", "sending":

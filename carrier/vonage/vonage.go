@@ -135,7 +135,7 @@ func classifyStatus(name, status, text string) *carrier.Error {
 	return e
 }
 
-// MapStatus maps a delivery receipt status to a workflows.Report* value.
+// MapStatus maps a delivery receipt status to a report kind.
 func MapStatus(s string) outcome.Report {
 	switch strings.ToLower(s) {
 	case "accepted", "buffered":

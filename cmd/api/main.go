@@ -34,6 +34,14 @@ func run(logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if err := cfg.CheckSecrets(); err != nil {
+		return err
+	}
+	topts, err := cfg.TemporalClientOptions()
+	if err != nil {
+		return err
+	}
+	topts.Logger = log.NewStructuredLogger(logger)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
@@ -45,8 +53,8 @@ func run(logger *slog.Logger) error {
 	}
 	defer db.Close()
 	go func() { _ = db.MigrateUntilDone(ctx, logger, 2*time.Second) }()
-	tc, err := client.NewLazyClient(client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace,
-		Logger: log.NewStructuredLogger(logger)})
+	db.LinkTTL = cfg.LinkTTL
+	tc, err := client.NewLazyClient(topts)
 	if err != nil {
 		return err
 	}
@@ -67,7 +75,7 @@ func run(logger *slog.Logger) error {
 			},
 		},
 	})
-	srv := &http.Server{Addr: cfg.APIAddr, Handler: router, ReadHeaderTimeout: 10 * time.Second}
+	srv := api.NewServer(cfg, router)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	logger.Info("api listening", "addr", cfg.APIAddr)

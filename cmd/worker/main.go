@@ -33,6 +33,14 @@ func run(logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if err := cfg.CheckSecrets(); err != nil {
+		return err
+	}
+	topts, err := cfg.TemporalClientOptions()
+	if err != nil {
+		return err
+	}
+	topts.Logger = log.NewStructuredLogger(logger)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
@@ -43,8 +51,8 @@ func run(logger *slog.Logger) error {
 	defer db.Close()
 	go func() { _ = db.MigrateUntilDone(ctx, logger, 2*time.Second) }()
 
-	tc, err := dial(ctx, logger, client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace,
-		Logger: log.NewStructuredLogger(logger)})
+	db.LinkTTL = cfg.LinkTTL
+	tc, err := dial(ctx, logger, topts)
 	if err != nil {
 		return err
 	}

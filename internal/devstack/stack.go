@@ -140,6 +140,7 @@ func run(ctx context.Context, out io.Writer) error {
 	}
 	// Development secrets, shared by the API, the worker and the fakes; the environment wins.
 	for _, kv := range [][2]string{
+		{"SMSFLOW_ENV", "development"},
 		{"HUBSPOT_CLIENT_ID", DevClientID},
 		{"HUBSPOT_CLIENT_SECRET", DevClientSecret},
 		{"HUBSPOT_AUTHORIZE_URL", fmt.Sprintf("http://localhost:%d/oauth/authorize", RunFakeHubSpot)},
@@ -147,6 +148,7 @@ func run(ctx context.Context, out io.Writer) error {
 		{"PHONE_HASH_KEY", "smsflow-dev-phone-hash-key"},
 		{"HUBSPOT_APP_ID", "1"},
 		{"HUBSPOT_DEVELOPER_API_KEY", "smsflow-dev-developer-key"},
+		{"CARRIER_WEBHOOK_SECRET", "dev-webhook-secret"},
 	} {
 		if os.Getenv(kv[0]) == "" {
 			common = append(common, kv[0]+"="+kv[1])
