@@ -185,6 +185,16 @@ var Vars = []Var{
 	{"CARRIERSIM_OPTIONS", "", "carrier simulator behaviour, e.g. seed=1,delay=200ms,undelivered=0.05,reply=0.1,stop=0.02,click=0.3,5xx=0,timeout=0"},
 }
 
+// Load reads the configuration from the environment and refuses, naming the variables, a missing
+// or development secret outside development: what cmd/api and cmd/worker start with.
+func Load() (Config, error) {
+	c, err := FromEnv()
+	if err != nil {
+		return Config{}, err
+	}
+	return c, c.CheckSecrets()
+}
+
 // FromEnv reads the configuration from the process environment.
 func FromEnv() (Config, error) { return FromLookup(os.LookupEnv) }
 

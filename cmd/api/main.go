@@ -30,11 +30,8 @@ func main() {
 }
 
 func run(logger *slog.Logger) error {
-	cfg, err := config.FromEnv()
+	cfg, err := config.Load()
 	if err != nil {
-		return err
-	}
-	if err := cfg.CheckSecrets(); err != nil {
 		return err
 	}
 	topts, err := cfg.TemporalClientOptions()
