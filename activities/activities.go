@@ -60,8 +60,6 @@ type Config struct {
 	// use it to place a real run on a Sunday evening in Paris without waiting for one. Zero in
 	// production.
 	ComplianceShift time.Duration
-	// Rules are the country rules; nil means compliance.DefaultTable().
-	Rules *compliance.Table
 }
 
 // Activities holds the clients the activities need.
@@ -72,15 +70,8 @@ type Activities struct {
 	Config  Config
 }
 
-// defaultRules is the default rule table, built once.
-var defaultRules = compliance.DefaultTable()
-
-func (a *Activities) rules() *compliance.Table {
-	if a.Config.Rules != nil {
-		return a.Config.Rules
-	}
-	return defaultRules
-}
+// rules are the country rules the activities apply, built once.
+var rules = compliance.DefaultTable()
 
 // FromConfig builds the activities of a deployment: the HubSpot client with the portals' OAuth
 // tokens (encrypted in PostgreSQL, refreshed ahead of expiry) and the carrier dispatcher. The

@@ -52,7 +52,7 @@ func (a *Activities) CheckBeforeDispatch(ctx context.Context, in DispatchCheckIn
 		return DispatchCheck{ErrorCode: outcome.PortalDisconnected, ErrorMessage: outcome.PortalDisconnectedMessage}, nil
 	}
 	category, _ := compliance.ParseCategory(in.MessageType)
-	if a.rules().ConsentRequired(in.Country, category) {
+	if rules.ConsentRequired(in.Country, category) {
 		prop := PropSMSConsent
 		if v, ok := p.Settings["consent_property"].(string); ok && v != "" {
 			prop = v

@@ -88,7 +88,7 @@ func (a *Activities) render(ctx context.Context, in RenderInput) (Rendered, erro
 		}
 		text = render.ReplaceLinks(text, replace)
 	}
-	composed := render.Compose(a.rules(), text, render.ComposeOptions{Country: in.Country, Category: category, AddStop: in.AddStop,
+	composed := render.Compose(rules, text, render.ComposeOptions{Country: in.Country, Category: category, AddStop: in.AddStop,
 		AllowUnicode: in.AllowUnicode, NationalLanguage: in.NationalLanguage, MaxSegments: in.MaxSegments,
 		Compliance: compliance.Config{StopCode: a.Config.StopShortCode, ShortDomains: ownDomains(a.Config.PublicBaseURL)}})
 	out := Rendered{}
@@ -118,7 +118,7 @@ func (a *Activities) render(ctx context.Context, in RenderInput) (Rendered, erro
 		from = *in.SendAt
 	}
 	shift := a.Config.ComplianceShift
-	d, err := a.rules().NextSendTime(from.Add(shift), compliance.Recipient{Country: in.Country, Timezones: in.Timezones}, category)
+	d, err := rules.NextSendTime(from.Add(shift), compliance.Recipient{Country: in.Country, Timezones: in.Timezones}, category)
 	if err != nil {
 		out.ErrorCode, out.ErrorMessage = outcome.ComplianceError, err.Error()
 		return out, nil

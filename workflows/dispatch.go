@@ -28,8 +28,7 @@ func (s *sms) dispatch(ctx workflow.Context) (bool, error) {
 	if sent.Uncertain {
 		s.state.ErrorCode, s.state.ErrorMessage = outcome.SendUncertain, sent.ErrorMessage
 	}
-	waitNone := s.req.Inputs.WaitFor == "" || s.req.Inputs.WaitFor == WaitNone
-	return true, s.apply(ctx, outcome.SMSSent, nil, nil, waitNone)
+	return true, s.apply(ctx, outcome.SMSSent, nil, nil)
 }
 
 // rootMessage is the innermost error's message: the carrier's own words, not Temporal's wrapping.

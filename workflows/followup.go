@@ -197,7 +197,7 @@ func (s *sms) applyEngagement(ctx workflow.Context, e engagement) error {
 	switch {
 	case e.Click != nil:
 		s.state.Clicks++
-		return s.apply(ctx, outcome.SMSClicked, map[string]string{"url": e.Click.URL, "event_id": e.Click.EventID}, nil, false)
+		return s.apply(ctx, outcome.SMSClicked, map[string]string{"url": e.Click.URL, "event_id": e.Click.EventID}, nil)
 	case e.Reply != nil:
 		s.state.Replies++
 		return s.onReply(ctx, *e.Reply)
@@ -214,9 +214,9 @@ func (s *sms) onReply(ctx workflow.Context, r Reply) error {
 	case r.IsStop:
 		return s.optOut(ctx, "stop_reply", r.EventID)
 	case r.IsStart:
-		return s.apply(ctx, outcome.SMSResponse, detail, s.optOutInput("start_reply", true), s.completesWith(outcome.SMSResponse))
+		return s.apply(ctx, outcome.SMSResponse, detail, s.optOutInput("start_reply", true))
 	}
-	return s.apply(ctx, outcome.SMSResponse, detail, nil, s.completesWith(outcome.SMSResponse))
+	return s.apply(ctx, outcome.SMSResponse, detail, nil)
 }
 
 // optOut publishes UNSUBSCRIBED with the suppression of the number.

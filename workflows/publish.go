@@ -36,11 +36,12 @@ func (s *sms) completesWith(status outcome.Status) bool {
 	return !s.state.ActionCompleted && waitMet(s.req.Inputs.WaitFor, status, s.state.Clicks, s.state.Replies)
 }
 
-// apply publishes a status change with its details.
-func (s *sms) apply(ctx workflow.Context, status outcome.Status, detail map[string]string, opt *activities.OptOutInput, complete bool) error {
+// apply publishes a status change with its details, completing the action when the status
+// meets its wait_for.
+func (s *sms) apply(ctx workflow.Context, status outcome.Status, detail map[string]string, opt *activities.OptOutInput) error {
 	ev := s.event(status, workflow.Now(ctx), "")
 	ev.Detail = detail
-	return s.publishEvent(ctx, ev, opt, complete || s.completesWith(status))
+	return s.publishEvent(ctx, ev, opt, s.completesWith(status))
 }
 
 // event is the StatusEvent of the message as it stands, with the given status.

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"smsflow/hubspot/app"
+	"smsflow/outcome"
 )
 
 func TestSendSMSDefinition(t *testing.T) {
@@ -40,8 +41,8 @@ func TestSendSMSDefinition(t *testing.T) {
 			t.Errorf("output %s missing", out)
 		}
 	}
-	for _, s := range []string{"SMS_SENT", "SMS_NOT_SENT", "SMS_DELIVERED", "SMS_NOT_DELIVERED", "SMS_CLICKED", "SMS_UNSUBSCRIBED", "SMS_RESPONSE"} {
-		if !statuses[s] {
+	for _, s := range outcome.SMSStatuses {
+		if !statuses[string(s)] {
 			t.Errorf("sms_status option %s missing", s)
 		}
 	}
