@@ -6,6 +6,7 @@ import (
 	"smsflow/carrier"
 	"smsflow/carrier/dispatch"
 	"smsflow/outcome"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 )
@@ -19,6 +20,11 @@ type DispatchInput struct {
 	Text      string
 	Segments  int
 	Encoding  string
+	// Channel, Country and MessageType let the activity check the country's window right before
+	// the carrier call; empty (runs started before the check existed): no check.
+	Channel     string
+	Country     string
+	MessageType string
 }
 
 // DispatchResult is the carrier's answer.
@@ -30,6 +36,10 @@ type DispatchResult struct {
 	ErrorMessage     string
 	NumberInvalid    bool
 	OptedOut         bool
+	// DeferUntil is set when the window was closed at the moment of the call: nothing was sent,
+	// and the message waits until then (DeferReason says why).
+	DeferUntil  *time.Time
+	DeferReason string
 }
 
 // Temporal error types of a dispatch that a retry may fix.

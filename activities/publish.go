@@ -63,6 +63,10 @@ type CompleteInput struct {
 	PortalID   int64
 	CallbackID string
 	Outputs    map[string]string
+	MessageID  string // where a permanent refusal is stored; empty in runs started before it was passed
+	// FailContinue completes the action as failed (hs_execution_state FAIL_CONTINUE): the
+	// message was not sent, and HubSpot's workflow goes on to branch on error_code.
+	FailContinue bool
 }
 
 // OptOutInput puts a number on (or, with OptIn, takes it off) the suppression list.

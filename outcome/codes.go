@@ -22,6 +22,10 @@ const (
 	SendUncertain         Code = "SEND_UNCERTAIN"
 	DeliveryUnconfirmed   Code = "DELIVERY_UNCONFIRMED"
 	ChannelNotAvailable   Code = "CHANNEL_NOT_AVAILABLE"
+	// LifecycleFailed: the lifecycle itself failed (a step out of retries); the message did not go.
+	LifecycleFailed Code = "LIFECYCLE_FAILED"
+	// Cancelled: an operator cancelled the message's workflow.
+	Cancelled Code = "CANCELLED"
 )
 
 // Codes of an action execution the API refuses before any workflow starts.

@@ -62,6 +62,12 @@ func (s *sms) followOutcome(ctx workflow.Context) error {
 		if f.listenEnded {
 			break
 		}
+		if listening && s.version >= versionGuarantees && workflow.GetInfo(ctx).GetCurrentHistoryLength() > listenHistoryCap {
+			// A recipient who keeps engaging cannot grow the history without bound: the rest of
+			// the listening period is counted in PostgreSQL only.
+			workflow.GetLogger(ctx).Warn("listening ended early at the history cap", "message_id", s.req.MessageID)
+			break
+		}
 		sel.Select(ctx)
 	}
 	for sel.HasPending() {
@@ -76,25 +82,47 @@ func (s *sms) followOutcome(ctx workflow.Context) error {
 func (f *followUp) receiveReport(c workflow.ReceiveChannel, _ bool) {
 	var r CarrierReport
 	c.Receive(f.ctx, &r)
-	f.err = f.onReport(f.ctx, r)
+	if f.firstTime(SignalCarrierReport, r.EventID) {
+		f.err = f.onReport(f.ctx, r)
+	}
 }
 
 func (f *followUp) receiveReply(c workflow.ReceiveChannel, _ bool) {
 	var r Reply
 	c.Receive(f.ctx, &r)
-	f.err = f.engage(f.ctx, engagement{Reply: &r})
+	if f.firstTime(SignalReply, r.EventID) {
+		f.err = f.engage(f.ctx, engagement{Reply: &r})
+	}
 }
 
 func (f *followUp) receiveClick(c workflow.ReceiveChannel, _ bool) {
 	var k Click
 	c.Receive(f.ctx, &k)
-	f.err = f.engage(f.ctx, engagement{Click: &k})
+	if f.firstTime(SignalClick, k.EventID) {
+		f.err = f.engage(f.ctx, engagement{Click: &k})
+	}
 }
 
 func (f *followUp) receiveUnsubscribe(c workflow.ReceiveChannel, _ bool) {
 	var u Unsubscribe
 	c.Receive(f.ctx, &u)
-	f.err = f.engage(f.ctx, engagement{Unsubscribe: &u})
+	if f.firstTime(SignalUnsubscribe, u.EventID) {
+		f.err = f.engage(f.ctx, engagement{Unsubscribe: &u})
+	}
+}
+
+// firstTime says whether the signal's event is new: the outbox delivers at least once, so an
+// event may come twice; it is applied once.
+func (s *sms) firstTime(signal, eventID string) bool {
+	if s.version < versionGuarantees || eventID == "" {
+		return true
+	}
+	key := signal + "/" + eventID
+	if s.seen[key] {
+		return false
+	}
+	s.seen[key] = true
+	return true
 }
 
 // waitHoursRanOut completes the action with the status reached, whatever it waited for.
@@ -173,7 +201,12 @@ func notDeliveredCode(r CarrierReport) outcome.Code {
 
 // engage applies a click or reply now when the message is delivered (or the delivery wait is
 // over), else holds it until then: SENT > DELIVERED > CLICKED.
+// From versionGuarantees a reply or an unsubscribe applies at once: a STOP must not wait behind a
+// delivery report that may never come.
 func (s *sms) engage(ctx workflow.Context, e engagement) error {
+	if s.version >= versionGuarantees && e.Click == nil {
+		return s.applyEngagement(ctx, e)
+	}
 	s.held = append(s.held, e)
 	if s.state.Status.Rank() >= outcome.SMSDelivered.Rank() || s.deliveryEnd {
 		return s.flushHeld(ctx)
@@ -194,6 +227,9 @@ func (s *sms) flushHeld(ctx workflow.Context) error {
 }
 
 func (s *sms) applyEngagement(ctx workflow.Context, e engagement) error {
+	if s.state.Status == outcome.SMSUnsubscribed && s.version >= versionGuarantees {
+		return s.afterUnsubscribe(ctx, e)
+	}
 	switch {
 	case e.Click != nil:
 		s.state.Clicks++
@@ -230,4 +266,20 @@ func (s *sms) optOut(ctx workflow.Context, reason, eventID string) error {
 func (s *sms) optOutInput(reason string, optIn bool) *activities.OptOutInput {
 	return &activities.OptOutInput{PortalID: s.req.PortalID, Channel: string(outcome.SMS), Phone: s.recipient.Phone,
 		Reason: reason, MessageID: s.req.MessageID, OptIn: optIn}
+}
+
+// afterUnsubscribe applies engagement that comes once the recipient unsubscribed: it is counted
+// (the events are stored by the API already) but does not move the message off UNSUBSCRIBED,
+// except a START, which opts the number back in.
+func (s *sms) afterUnsubscribe(ctx workflow.Context, e engagement) error {
+	switch {
+	case e.Click != nil:
+		s.state.Clicks++
+	case e.Reply != nil:
+		s.state.Replies++
+		if e.Reply.IsStart {
+			return s.onReply(ctx, *e.Reply)
+		}
+	}
+	return nil
 }

@@ -9,13 +9,12 @@ import (
 	"smsflow/outcome"
 )
 
-// holdUntilAllowed sleeps durably until the message may go (the country's window, send_at), then
+// holdUntilAllowed sleeps durably until wake (the country's window, send_at), then
 // checks again right before dispatch what may have changed meanwhile — a STOP, consent, the
 // portal's connection, the quotas. A quota that defers sends it back to sleep. It reports false
 // when the message ended NOT_SENT.
-func (s *sms) holdUntilAllowed(ctx workflow.Context) (bool, error) {
+func (s *sms) holdUntilAllowed(ctx workflow.Context, wake time.Time, reason string) (bool, error) {
 	in := s.req.Inputs
-	wake, reason := s.rendered.SendAt, s.rendered.HeldReason
 	for {
 		if err := s.sleepUntil(ctx, wake, reason); err != nil {
 			return false, err

@@ -23,3 +23,40 @@ var (
 		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute},
 	}
 )
+
+// completeOptions drive the HubSpot action's completion, a regular activity visible as pending in
+// the Web UI: HubSpot's rate limits set the wait before the next attempt (a DAILY one waits for
+// the portal's reset, hence two days), other failures back off up to ten minutes.
+var completeOptions = workflow.ActivityOptions{
+	StartToCloseTimeout:    30 * time.Second,
+	ScheduleToCloseTimeout: 48 * time.Hour,
+	RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Minute},
+}
+
+// endingWithin bounds each step that ends a failed or cancelled lifecycle: a broken dependency
+// must not hold the run open for a day after it already failed.
+const endingWithin = time.Hour
+
+// localOptions is the context of the status and check steps (local activities).
+func (s *sms) localOptions(ctx workflow.Context) workflow.Context {
+	o := localOptions
+	if s.ending {
+		o.ScheduleToCloseTimeout = endingWithin
+	}
+	return workflow.WithLocalActivityOptions(ctx, o)
+}
+
+// completeOptions is the context of the HubSpot action's completion.
+func (s *sms) completeOptions(ctx workflow.Context) workflow.Context {
+	o := completeOptions
+	if s.ending {
+		o.ScheduleToCloseTimeout = endingWithin
+	}
+	return workflow.WithActivityOptions(ctx, o)
+}
+
+// listenHistoryCap ends the listening period early once the history is this long: engagement
+// after the action completed is counted in PostgreSQL, and no recipient can push a run towards
+// Temporal's history limits. The API signals only the first click of each link and a few
+// replies, so an ordinary message never comes near it.
+const listenHistoryCap = 1000

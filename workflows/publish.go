@@ -1,7 +1,10 @@
 package workflows
 
 import (
+	"errors"
 	"time"
+
+	"go.temporal.io/sdk/temporal"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -77,10 +80,34 @@ func (s *sms) publishEvent(ctx workflow.Context, ev activities.StatusEvent, opt 
 	ev.WorkflowID = workflow.GetInfo(ctx).WorkflowExecution.ID
 	ev.ErrorCode, ev.ErrorMessage = s.state.ErrorCode, s.state.ErrorMessage
 	in := activities.PublishInput{Event: &ev, OptOut: opt}
-	if complete {
-		in.Complete = s.completion()
+	if s.version < versionGuarantees {
+		if complete {
+			in.Complete = s.completion()
+		}
+		return workflow.ExecuteLocalActivity(s.localOptions(ctx), s.a.Publish, in).Get(ctx, nil)
 	}
-	return workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, localOptions), s.a.Publish, in).Get(ctx, nil)
+	// The completion starts first and on its own: HubSpot's workflow goes on as soon as the
+	// outcome is known, whatever else HubSpot is slow to take.
+	var completed workflow.Future
+	if c := s.completionIf(complete); c != nil {
+		completed = workflow.ExecuteActivity(s.completeOptions(ctx), s.a.CompleteAction, *c)
+	}
+	err := workflow.ExecuteLocalActivity(s.localOptions(ctx), s.a.Publish, in).Get(ctx, nil)
+	if completed != nil {
+		if cerr := completed.Get(ctx, nil); cerr != nil {
+			s.state.ActionCompleted = false // not done: the failure's cleanup tries again
+			err = errors.Join(cerr, err)
+		}
+	}
+	return err
+}
+
+// completionIf is the completion to make when complete is true.
+func (s *sms) completionIf(complete bool) *activities.CompleteInput {
+	if !complete {
+		return nil
+	}
+	return s.completion()
 }
 
 // completeNow completes the HubSpot action on its own (wait_hours ran out, or a wait met earlier).
@@ -89,7 +116,14 @@ func (s *sms) completeNow(ctx workflow.Context) error {
 	if c == nil {
 		return nil
 	}
-	return workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, localOptions), s.a.Publish,
+	if s.version >= versionGuarantees {
+		err := workflow.ExecuteActivity(s.completeOptions(ctx), s.a.CompleteAction, *c).Get(ctx, nil)
+		if err != nil {
+			s.state.ActionCompleted = false
+		}
+		return err
+	}
+	return workflow.ExecuteLocalActivity(s.localOptions(ctx), s.a.Publish,
 		activities.PublishInput{Complete: c}).Get(ctx, nil)
 }
 
@@ -102,7 +136,12 @@ func (s *sms) completion() *activities.CompleteInput {
 	if s.req.CallbackID == "" {
 		return nil
 	}
-	return &activities.CompleteInput{PortalID: s.req.PortalID, CallbackID: s.req.CallbackID, Outputs: s.result().Outputs()}
+	c := &activities.CompleteInput{PortalID: s.req.PortalID, CallbackID: s.req.CallbackID, Outputs: s.result().Outputs()}
+	if s.version >= versionGuarantees {
+		c.MessageID = s.req.MessageID
+		c.FailContinue = s.state.Status == outcome.SMSNotSent
+	}
+	return c
 }
 
 // result is the message's outcome as it stands.
@@ -111,4 +150,27 @@ func (s *sms) result() SMSResult {
 		Status: s.state.Status, MessageID: s.req.MessageID, CampaignName: s.req.Inputs.CampaignName,
 		Segments: s.state.Segments, Encoding: s.state.Encoding, ErrorCode: s.state.ErrorCode, ErrorMessage: s.state.ErrorMessage,
 	}
+}
+
+// endAfterFailure ends a lifecycle that failed (a step out of retries) or was cancelled without
+// leaving anything behind: a message that never left is published NOT_SENT with a code, and the
+// HubSpot action is completed with the outcome, on a context the cancellation does not reach.
+// The workflow still ends failed or cancelled, so operators see what happened.
+func (s *sms) endAfterFailure(ctx workflow.Context, cause error) (SMSResult, error) {
+	code, message := outcome.LifecycleFailed, "the message's lifecycle failed: "+rootMessage(cause)
+	if temporal.IsCanceledError(cause) {
+		code, message = outcome.Cancelled, "the message was cancelled before it went"
+	}
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	s.ending = true
+	var err error
+	if s.state.Status == outcome.Pending {
+		err = s.notSent(dctx, code, message)
+	} else if !s.state.ActionCompleted {
+		err = s.completeNow(dctx) // the message went: its status stands, the action learns it
+	}
+	if err != nil {
+		workflow.GetLogger(ctx).Error("cleanup after a failed lifecycle failed too", "message_id", s.req.MessageID, "error", err)
+	}
+	return s.result(), cause
 }

@@ -14,51 +14,66 @@ import (
 // SendSMSName is the registered name of the SMS lifecycle workflow.
 const SendSMSName = "SendSMS"
 
+// lifecycleChange is the workflow.GetVersion change id of the lifecycle's command sequence; each
+// version below is kept for the runs that started on it.
+const lifecycleChange = "lifecycle"
+
+const (
+	// versionFirst: one Publish local activity per status carries the HubSpot completion;
+	// engagement waits for the delivery report; two timers bound the waits.
+	versionFirst = workflow.DefaultVersion
+	// versionGuarantees: the completion is its own regular activity, started first; replies and
+	// unsubscribes apply at once; signals are deduplicated by event id; UNSUBSCRIBED stays; a
+	// dispatch refused by a closed window goes back to the hold; a failure or a cancellation
+	// ends NOT_SENT and completes the action; listening stops at a history cap.
+	versionGuarantees workflow.Version = 1
+)
+
 // SMSRequest is one HubSpot "Send SMS" action execution, validated by the API.
 type SMSRequest struct {
-	MessageID          string
-	CallbackID         string // empty for sends that complete no HubSpot action (CRM card)
-	PortalID           int64
-	ActionDefinitionID string
-	HubSpotWorkflowID  string
-	ObjectType         string
-	ObjectID           string
+	MessageID          string `json:"MessageID"`
+	CallbackID         string `json:"CallbackID"` // empty for sends that complete no HubSpot action (CRM card)
+	PortalID           int64  `json:"PortalID"`
+	ActionDefinitionID string `json:"ActionDefinitionID"`
+	HubSpotWorkflowID  string `json:"HubSpotWorkflowID"`
+	ObjectType         string `json:"ObjectType"`
+	ObjectID           string `json:"ObjectID"`
 	// ObjectProperties are the record's values HubSpot sent with the action (objectRequestOptions:
 	// the phone properties and the usual token properties), lowercase names.
-	ObjectProperties map[string]string
-	Inputs           SMSInputs
+	ObjectProperties map[string]string `json:"ObjectProperties"`
+	Inputs           SMSInputs         `json:"Inputs"`
 }
 
 // SMSInputs are the action's input fields, typed.
 type SMSInputs struct {
-	PhoneProperty    string
-	Country          string
-	Sender           string
-	SendingUser      string
-	MessageType      string // marketing | transactional
-	Message          string
-	AllowUnicode     bool
-	NationalLanguage string
-	MaxSegments      int
-	AddStop          bool
-	UnsubscribeURL   bool
-	ShortenURLs      bool
-	UTM              map[string]string
-	CampaignName     string
-	SendAt           *time.Time
-	WaitFor          string // none | delivery | click | reply
-	WaitHours        int
+	PhoneProperty    string            `json:"PhoneProperty"`
+	Country          string            `json:"Country"`
+	Sender           string            `json:"Sender"`
+	SendingUser      string            `json:"SendingUser"`
+	MessageType      string            `json:"MessageType"` // marketing | transactional
+	Message          string            `json:"Message"`
+	AllowUnicode     bool              `json:"AllowUnicode"`
+	NationalLanguage string            `json:"NationalLanguage"`
+	MaxSegments      int               `json:"MaxSegments"`
+	AddStop          bool              `json:"AddStop"`
+	UnsubscribeURL   bool              `json:"UnsubscribeURL"`
+	ShortenURLs      bool              `json:"ShortenURLs"`
+	UTM              map[string]string `json:"UTM"`
+	CampaignName     string            `json:"CampaignName"`
+	SendAt           *time.Time        `json:"SendAt"`
+	WaitFor          string            `json:"WaitFor"` // none | delivery | click | reply
+	WaitHours        int               `json:"WaitHours"`
 }
 
 // SMSResult is the outcome the HubSpot action is completed with.
 type SMSResult struct {
-	Status       outcome.Status
-	MessageID    string
-	CampaignName string
-	Segments     int
-	Encoding     string
-	ErrorCode    outcome.Code
-	ErrorMessage string
+	Status       outcome.Status `json:"Status"`
+	MessageID    string         `json:"MessageID"`
+	CampaignName string         `json:"CampaignName"`
+	Segments     int            `json:"Segments"`
+	Encoding     string         `json:"Encoding"`
+	ErrorCode    outcome.Code   `json:"ErrorCode"`
+	ErrorMessage string         `json:"ErrorMessage"`
 }
 
 // Outputs are the action's output fields, as HubSpot takes them (strings).
@@ -76,26 +91,26 @@ func (r SMSResult) Outputs() map[string]string {
 
 // MessageState is what the state query answers: where the message is and why.
 type MessageState struct {
-	MessageID        string
-	Status           outcome.Status
-	ErrorCode        outcome.Code
-	ErrorMessage     string
-	WakeAt           *time.Time // set while held by a country window, send_at or a quota
-	HeldReason       string
-	Segments         int
-	Encoding         string
-	Carrier          string
-	CarrierMessageID string
-	ActionCompleted  bool
-	Clicks           int
-	Replies          int
-	History          []StatusChange
+	MessageID        string         `json:"MessageID"`
+	Status           outcome.Status `json:"Status"`
+	ErrorCode        outcome.Code   `json:"ErrorCode"`
+	ErrorMessage     string         `json:"ErrorMessage"`
+	WakeAt           *time.Time     `json:"WakeAt"` // set while held by a country window, send_at or a quota
+	HeldReason       string         `json:"HeldReason"`
+	Segments         int            `json:"Segments"`
+	Encoding         string         `json:"Encoding"`
+	Carrier          string         `json:"Carrier"`
+	CarrierMessageID string         `json:"CarrierMessageID"`
+	ActionCompleted  bool           `json:"ActionCompleted"`
+	Clicks           int            `json:"Clicks"`
+	Replies          int            `json:"Replies"`
+	History          []StatusChange `json:"History"`
 }
 
 // StatusChange is one applied status, at workflow time.
 type StatusChange struct {
-	Status outcome.Status
-	At     time.Time
+	Status outcome.Status `json:"Status"`
+	At     time.Time      `json:"At"`
 }
 
 // sms is one message's lifecycle state.
@@ -109,18 +124,27 @@ type sms struct {
 	// report: they are applied once the message is delivered, or when the delivery wait ends.
 	held        []engagement
 	deliveryEnd bool
-	a           *activities.Activities
+	// seen are the event ids of the signals applied: a re-delivered event is applied once.
+	seen    map[string]bool
+	version workflow.Version
+	ending  bool // the lifecycle failed or was cancelled: the last steps run on short options
+	a       *activities.Activities
 }
 
 // SendSMS is the lifecycle of one SMS: resolve the recipient and render the text, hold until the
 // message may go, dispatch it, then follow its outcome (reports, clicks, replies) and complete
 // the HubSpot action.
 func SendSMS(ctx workflow.Context, req SMSRequest) (SMSResult, error) {
-	s := &sms{req: req, state: MessageState{MessageID: req.MessageID, Status: outcome.Pending}}
+	s := &sms{req: req, state: MessageState{MessageID: req.MessageID, Status: outcome.Pending}, seen: map[string]bool{}}
+	s.version = workflow.GetVersion(ctx, lifecycleChange, versionFirst, versionGuarantees)
 	if err := s.setup(ctx); err != nil {
 		return SMSResult{}, err
 	}
-	return s.run(ctx)
+	res, err := s.run(ctx)
+	if err != nil && s.version >= versionGuarantees {
+		return s.endAfterFailure(ctx, err)
+	}
+	return res, err
 }
 
 // setup answers the state query and sets the search attributes known from the request.
@@ -142,11 +166,19 @@ func (s *sms) run(ctx workflow.Context) (SMSResult, error) {
 	if ok, err := s.resolveAndRender(ctx); !ok || err != nil {
 		return s.result(), err
 	}
-	if ok, err := s.holdUntilAllowed(ctx); !ok || err != nil {
-		return s.result(), err
-	}
-	if ok, err := s.dispatch(ctx); !ok || err != nil {
-		return s.result(), err
+	wake, reason := s.rendered.SendAt, s.rendered.HeldReason
+	for {
+		if ok, err := s.holdUntilAllowed(ctx, wake, reason); !ok || err != nil {
+			return s.result(), err
+		}
+		held, ok, err := s.dispatch(ctx)
+		if !ok || err != nil {
+			return s.result(), err
+		}
+		if held == nil {
+			break
+		}
+		wake, reason = held.until, held.reason // the window closed before the carrier call
 	}
 	if err := s.followOutcome(ctx); err != nil {
 		return SMSResult{}, err

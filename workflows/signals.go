@@ -22,36 +22,36 @@ const (
 
 // CarrierReport is one delivery status report, already stored once by the API.
 type CarrierReport struct {
-	EventID          string // the carrier's event identity, unique per carrier
-	Carrier          string
-	CarrierMessageID string
-	Status           outcome.Report
-	ErrorCode        string // the carrier's code, e.g. Twilio 30003
-	ErrorMessage     string
-	Permanent        bool // a permanent failure (unassigned number, blocked…)
-	NumberInvalid    bool // "number not assigned": the record's number gets marked invalid
-	OptedOut         bool // the carrier refused because the recipient opted out with it (Twilio 21610)
-	OccurredAt       time.Time
+	EventID          string         `json:"EventID"` // the carrier's event identity, unique per carrier
+	Carrier          string         `json:"Carrier"`
+	CarrierMessageID string         `json:"CarrierMessageID"`
+	Status           outcome.Report `json:"Status"`
+	ErrorCode        string         `json:"ErrorCode"` // the carrier's code, e.g. Twilio 30003
+	ErrorMessage     string         `json:"ErrorMessage"`
+	Permanent        bool           `json:"Permanent"`     // a permanent failure (unassigned number, blocked…)
+	NumberInvalid    bool           `json:"NumberInvalid"` // "number not assigned": the record's number gets marked invalid
+	OptedOut         bool           `json:"OptedOut"`      // the carrier refused because the recipient opted out with it (Twilio 21610)
+	OccurredAt       time.Time      `json:"OccurredAt"`
 }
 
 // Reply is an inbound message from the recipient.
 type Reply struct {
-	EventID    string
-	Text       string
-	IsStop     bool // STOP, ARRET, BAJA, … (case-insensitive)
-	IsStart    bool // START, UNSTOP
-	OccurredAt time.Time
+	EventID    string    `json:"EventID"`
+	Text       string    `json:"Text"`
+	IsStop     bool      `json:"IsStop"`  // STOP, ARRET, BAJA, … (case-insensitive)
+	IsStart    bool      `json:"IsStart"` // START, UNSTOP
+	OccurredAt time.Time `json:"OccurredAt"`
 }
 
 // Click is one open of a short link.
 type Click struct {
-	EventID    string
-	URL        string
-	OccurredAt time.Time
+	EventID    string    `json:"EventID"`
+	URL        string    `json:"URL"`
+	OccurredAt time.Time `json:"OccurredAt"`
 }
 
 // Unsubscribe is a confirmed unsubscribe link.
 type Unsubscribe struct {
-	EventID    string
-	OccurredAt time.Time
+	EventID    string    `json:"EventID"`
+	OccurredAt time.Time `json:"OccurredAt"`
 }

@@ -31,6 +31,8 @@ type lifecycle struct {
 	render  func(activities.RenderInput) (activities.Rendered, error)
 	check   func(activities.DispatchCheckInput) (activities.DispatchCheck, error)
 	send    func(activities.DispatchInput) (activities.DispatchResult, error)
+	// complete answers CompleteAction; completed lists those it took.
+	complete func(activities.CompleteInput) error
 }
 
 func newLifecycle(t *testing.T) *lifecycle {
@@ -84,6 +86,16 @@ func newLifecycle(t *testing.T) *lifecycle {
 			if in.Complete != nil {
 				l.completed = append(l.completed, *in.Complete)
 			}
+			return nil
+		}).Maybe()
+	l.env.OnActivity(act.CompleteAction, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.CompleteInput) error {
+			if l.complete != nil {
+				if err := l.complete(in); err != nil {
+					return err
+				}
+			}
+			l.completed = append(l.completed, in)
 			return nil
 		}).Maybe()
 	return l
@@ -262,7 +274,8 @@ func TestNotSentBeforeAnythingIsSent(t *testing.T) {
 			if res.Status != outcome.SMSNotSent || res.ErrorCode != tc.code {
 				t.Fatalf("result = %+v", res)
 			}
-			if len(l.completed) != 1 || l.completed[0].Outputs["sms_status"] != string(outcome.SMSNotSent) || l.completed[0].Outputs["error_code"] != string(tc.code) {
+			if len(l.completed) != 1 || l.completed[0].Outputs["sms_status"] != string(outcome.SMSNotSent) ||
+				l.completed[0].Outputs["error_code"] != string(tc.code) || !l.completed[0].FailContinue {
 				t.Fatalf("completed = %+v", l.completed)
 			}
 			if l.statuses[len(l.statuses)-1] != outcome.SMSNotSent {
