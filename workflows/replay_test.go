@@ -9,16 +9,26 @@ import (
 	"go.temporal.io/sdk/worker"
 )
 
-// Every lifecycle path, recorded from a real run on the dev server by the end-to-end tests
-// (SMSFLOW_RECORD_HISTORIES=1 make test, or see the README), must replay on the current code: a
-// change to the command sequence that is not versioned fails here.
+// Every lifecycle path of the current version, recorded from a real run on the dev server by the
+// end-to-end tests (SMSFLOW_RECORD_HISTORIES=1 make test, or see the README) into
+// testdata/histories, must replay on the current code: a change to the command sequence that is
+// not versioned fails here. The runs of earlier versions stay in a folder per version
+// (testdata/histories/first: versionFirst) and must keep replaying too — running workflows of
+// those versions still exist.
 var recordedPaths = []string{
 	"delivered", "not_delivered", "held_then_sent", "stop_during_hold", "clicked", "reply",
 	"quota_exceeded", "invalid_number", "breaker_recovered",
+	"stop_before_delivery", "window_closed_during_retries", "outbox_delivered_report", "failure_cleanup",
+	"wait_hours_expiry", "delivery_timeout", "uncertain_send", "unsubscribe_link", "start_reply",
+	"quota_defer", "disconnected_portal",
 }
 
+// earlierVersions are the folders of recorded runs of earlier versions.
+var earlierVersions = []string{"first"}
+
 func TestReplayRecordedHistories(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "histories", "*.json"))
+	dir := filepath.Join("testdata", "histories")
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,11 +38,18 @@ func TestReplayRecordedHistories(t *testing.T) {
 	}
 	for _, p := range recordedPaths {
 		if !have[p] {
-			t.Errorf("no recorded history for the %q path in testdata/histories", p)
+			t.Errorf("no recorded history for the %q path in %s", p, dir)
 		}
 	}
+	for _, v := range earlierVersions {
+		older, err := filepath.Glob(filepath.Join(dir, v, "*.json"))
+		if err != nil || len(older) == 0 {
+			t.Fatalf("no recorded runs of version %q: %v", v, err)
+		}
+		files = append(files, older...)
+	}
 	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
+		t.Run(strings.TrimPrefix(f, dir+"/"), func(t *testing.T) {
 			replayer := worker.NewWorkflowReplayer()
 			replayer.RegisterWorkflowWithOptions(SendSMS, workflowOptions())
 			if err := replayer.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
@@ -45,7 +62,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 // The replayer must catch a changed command sequence: replaying a recorded run on a workflow that
 // schedules something else fails.
 func TestReplayDetectsAChangedSequence(t *testing.T) {
-	f := filepath.Join("testdata", "histories", "delivered.json")
+	f := filepath.Join("testdata", "histories", "first", "delivered.json")
 	if _, err := os.Stat(f); err != nil {
 		t.Fatalf("recorded history missing: %v", err)
 	}
