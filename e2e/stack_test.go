@@ -114,8 +114,13 @@ func (s *stack) result(messageID string) workflows.SMSResult {
 // workflows/testdata/histories/<name>.json for the replay test.
 func (s *stack) history(messageID, name string) *history.History {
 	s.t.Helper()
-	s.result(messageID) // the whole run: wait for it to close
 	ctx := context.Background()
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	// The whole run, however it ended (a cancelled or failed run is a path too).
+	if err := s.tc.GetWorkflow(wctx, workflows.SMSWorkflowID(messageID), "").Get(wctx, nil); err != nil && wctx.Err() != nil {
+		s.t.Fatalf("workflow of %s did not close: %v", messageID, err)
+	}
 	it := s.tc.GetWorkflowHistory(ctx, workflows.SMSWorkflowID(messageID), "", false, 0)
 	h := &history.History{}
 	for it.HasNext() {
