@@ -35,7 +35,9 @@ func (s *sms) followOutcome(ctx workflow.Context) error {
 		waitLimit = s.settings.DefaultWait
 	}
 	tctx, cancelTimers := workflow.WithCancel(ctx)
-	defer cancelTimers()
+	if s.version < versionGuarantees {
+		defer cancelTimers()
+	} // else timers still running when the run completes end with it, without a command each
 	waitTimer := workflow.NewTimer(tctx, waitLimit)
 	deliveryTimer := workflow.NewTimer(tctx, s.settings.DeliveryTimeout)
 
