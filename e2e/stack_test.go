@@ -43,13 +43,15 @@ type stackOptions struct {
 	// parisNow places the run's compliance clock at this Paris wall time (see
 	// activities.Config.ComplianceShift); zero: the real clock.
 	parisNow time.Time
+	// simAsTwilio reaches the simulator through the Twilio adapter (harness.Options.SimAsTwilio).
+	simAsTwilio bool
 }
 
 func newStack(t *testing.T, o stackOptions) *stack {
 	t.Helper()
 	tc := testenv.Temporal(t)
 	ho := harness.Options{DatabaseURL: testenv.Database(t), TemporalAddress: os.Getenv("TEMPORAL_ADDRESS"),
-		TaskQueue: "e2e-" + testenv.RandomID(), Sim: o.sim, Settings: o.settings, Env: o.env,
+		TaskQueue: "e2e-" + testenv.RandomID(), Sim: o.sim, SimAsTwilio: o.simAsTwilio, Settings: o.settings, Env: o.env,
 		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	if !o.parisNow.IsZero() {
 		ho.ComplianceShift = o.parisNow.Sub(time.Now())
@@ -121,6 +123,14 @@ func (s *stack) history(messageID, name string) *history.History {
 	if err := s.tc.GetWorkflow(wctx, workflows.SMSWorkflowID(messageID), "").Get(wctx, nil); err != nil && wctx.Err() != nil {
 		s.t.Fatalf("workflow of %s did not close: %v", messageID, err)
 	}
+	return s.historySoFar(messageID, name)
+}
+
+// historySoFar is history without waiting for the run to close: the events of a run that is
+// still open (a message held for hours), which the replayer replays up to their last event.
+func (s *stack) historySoFar(messageID, name string) *history.History {
+	s.t.Helper()
+	ctx := context.Background()
 	it := s.tc.GetWorkflowHistory(ctx, workflows.SMSWorkflowID(messageID), "", false, 0)
 	h := &history.History{}
 	for it.HasNext() {

@@ -19,6 +19,9 @@ type Options struct {
 	// Outcome rates; the rest is delivered.
 	Undelivered float64 // final status undelivered, ErrorCode 30003
 	Failed      float64 // final status failed, ErrorCode 30008
+	// Unreported: the message goes queued → sent and no final status ever comes, as when the
+	// destination network sends no delivery receipt.
+	Unreported float64
 	// After delivery: Stop replies "STOP"; else Reply replies ReplyText; Click opens each link of
 	// the text that points at APIBaseURL.
 	Stop, Reply, Click float64
@@ -56,7 +59,7 @@ func (o *Options) defaults() {
 }
 
 // ParseOptions reads "key=value,key=value" (CARRIERSIM_OPTIONS): seed, delay, undelivered,
-// failed, stop, reply, reply_text, click, 5xx, timeout, slow, hang, slow_delay.
+// failed, unreported, stop, reply, reply_text, click, 5xx, timeout, slow, hang, slow_delay.
 func ParseOptions(s string) (Options, error) {
 	var o Options
 	for _, kv := range strings.Split(s, ",") {
@@ -89,6 +92,8 @@ func ParseOptions(s string) (Options, error) {
 			rate(&o.Undelivered)
 		case "failed":
 			rate(&o.Failed)
+		case "unreported":
+			rate(&o.Unreported)
 		case "stop":
 			rate(&o.Stop)
 		case "reply":

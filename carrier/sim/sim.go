@@ -1,8 +1,9 @@
 // Package sim is a carrier simulator speaking Twilio's Messages wire format, so that development,
 // tests and benchmarks exercise the real adapter. It dedupes sends on the Idempotency-Key header
 // (our message id), posts signed status callbacks (queued → sent → delivered / undelivered /
-// failed), opens the message's short links and replies (including "STOP") to smsflow's API, and
-// injects 5xx answers, timeouts and slow answers. It counts everything it received.
+// failed, or no final status at all), opens the message's short links and replies (including
+// "STOP") to smsflow's API, and injects 5xx answers, timeouts and slow answers. It counts
+// everything it received.
 //
 // Twilio's test numbers behave as at Twilio: +15005550001 invalid (21211), +15005550002 not
 // routable (21612), +15005550003 no permission for the region (21408), +15005550004 opted out
@@ -302,9 +303,11 @@ func (s *Sim) lifecycle(m *simMessage) {
 		final, code = "failed", 30008
 	case roll < s.o.Failed+s.o.Undelivered:
 		final, code = "undelivered", 30003
+	case roll < s.o.Failed+s.o.Undelivered+s.o.Unreported:
+		final = "sent" // no receipt after sent
 	}
 	steps := []string{"queued", "sent", final}
-	if final == "failed" {
+	if final == "failed" || final == "sent" {
 		steps = []string{"queued", final}
 	}
 	for _, st := range steps {

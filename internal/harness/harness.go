@@ -50,6 +50,11 @@ type Options struct {
 	ComplianceShift time.Duration
 	Worker          worker.Options
 	Log             *slog.Logger
+	// SimAsTwilio reaches the simulator through the Twilio adapter (CARRIER_PRIMARY=twilio), as
+	// production reaches Twilio: no lookup by our reference, so an answer lost after the
+	// simulator took the message stays uncertain. The simulator signs its callbacks its own way,
+	// which the Twilio webhook refuses: no status report reaches the message.
+	SimAsTwilio bool
 }
 
 // Stack is a running smsflow.
@@ -108,6 +113,10 @@ func Start(ctx context.Context, tc client.Client, o Options) (s *Stack, err erro
 		"HUBSPOT_CLIENT_SECRET": ClientSecret, "TOKEN_ENCRYPTION_KEY": key, "PHONE_HASH_KEY": "harness-phone-key",
 		"HUBSPOT_TIMELINE_TEMPLATES": TimelineTemplates,
 		"CARRIER_PRIMARY":            "sim", "CARRIER_SIM_URL": simSrv.URL, "CARRIER_WEBHOOK_SECRET": WebhookSecret,
+	}
+	if o.SimAsTwilio {
+		env["CARRIER_PRIMARY"], env["TWILIO_BASE_URL"] = "twilio", simSrv.URL
+		env["TWILIO_ACCOUNT_SID"], env["TWILIO_AUTH_TOKEN"] = "ACsimulator", "harness-twilio-token"
 	}
 	for k, v := range o.Env {
 		env[k] = v
