@@ -29,12 +29,12 @@ func TestExactlyOnceWithPostgres(t *testing.T) {
 	s, snd := newSim(t, "sim", sim.Options{Timeout: 1, Hang: 5 * time.Second}, true)
 	d := dispatch.New(db, dispatch.Carrier{Sender: snd}, nil, settings)
 	id := uuid.NewString()
-	r, err := d.Send(ctx, msg(id))
+	r, err := d.Send(ctx, msg(id), nil)
 	if err != nil || !r.Recovered {
 		t.Fatalf("%+v %v", r, err)
 	}
 	for range 2 {
-		if r2, err := d.Send(ctx, msg(id)); err != nil || r2.CarrierMessageID != r.CarrierMessageID {
+		if r2, err := d.Send(ctx, msg(id), nil); err != nil || r2.CarrierMessageID != r.CarrierMessageID {
 			t.Fatalf("retry %+v %v", r2, err)
 		}
 	}
