@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,10 +24,77 @@ import (
 
 // The worker process is killed (SIGKILL) three times while 50 messages dispatch, each time while
 // the carrier is answering a send, and restarted: every message reaches the carrier exactly once
-// (counted by our reference), every HubSpot action completes, none stays PENDING. The simulator
-// answers each send after 400 ms, so kills land with requests in flight.
+// (counted by our reference), every HubSpot action completes, none stays PENDING.
 func TestWorkerKilledWhileDispatching(t *testing.T) {
 	const messages, kills = 50, 3
+	k := newKillStack(t)
+	w := k.startWorker(0)
+	start := time.Now()
+
+	// The actions arrive over about six seconds; the worker is killed at about 1.5, 3.5 and 5.5
+	// seconds, each time once a send is in flight at the carrier, and restarted at once.
+	sent := k.sendAll(messages, 120*time.Millisecond)
+	var inFlightAtKills []int
+	for n := range kills {
+		time.Sleep(time.Until(start.Add(time.Duration(1500+2000*n) * time.Millisecond)))
+		inFlightAtKills = append(inFlightAtKills, waitInFlight(k.Sim, 10*time.Second))
+		w.kill(t)
+		w = k.startWorker(n + 1)
+	}
+	<-sent
+
+	// Every action completes (Dispatch activities of a killed worker are retried once their
+	// 30 s start-to-close timeout passes).
+	r := k.await(messages, 100*time.Second)
+	t.Logf("kills %d (sends in flight at each: %v), messages %d, %s, duration %s", kills, inFlightAtKills, messages, r,
+		time.Since(start).Round(100*time.Millisecond))
+	r.check(t, messages)
+	if t.Failed() {
+		w.dumpLogs(t)
+	}
+}
+
+// A deploy stops the worker (SIGTERM) while sends are in flight: it lets them finish (the
+// WORKER_STOP_TIMEOUT grace), so every message is sent once and no attempt is left for a lookup
+// to settle.
+func TestWorkerStopsGracefullyWhileDispatching(t *testing.T) {
+	const messages = 20
+	k := newKillStack(t)
+	w := k.startWorker(0)
+	start := time.Now()
+	sent := k.sendAll(messages, 100*time.Millisecond)
+	time.Sleep(time.Second)
+	inFlight := waitInFlight(k.Sim, 10*time.Second)
+	stopping := time.Now()
+	w.stop(t)
+	stopTook := time.Since(stopping)
+	w = k.startWorker(1)
+	<-sent
+
+	r := k.await(messages, 60*time.Second)
+	t.Logf("SIGTERM with %d sends in flight, stopped in %s; messages %d, %s, duration %s", inFlight, stopTook.Round(10*time.Millisecond),
+		messages, r, time.Since(start).Round(100*time.Millisecond))
+	r.check(t, messages)
+	if inFlight == 0 || r.lookups != 0 || len(r.attempts) != 1 {
+		t.Errorf("%d sends in flight at the stop, %d lookups, attempts %v: want the calls in flight finished by the stopping worker, "+
+			"none left to settle", inFlight, r.lookups, r.attempts)
+	}
+	if t.Failed() {
+		w.dumpLogs(t)
+	}
+}
+
+// killStack is a whole smsflow whose worker is the real binary, run and killed by the test,
+// with a simulator that answers each send after 400 ms so that stops land with calls in flight.
+type killStack struct {
+	*stack
+	t   *testing.T
+	bin string
+	env map[string]string
+	run string // distinguishes this test's callback ids
+}
+
+func newKillStack(t *testing.T) *killStack {
 	bin := buildWorker(t)
 	tc := testenv.Temporal(t)
 	h, err := harness.Start(context.Background(), tc, harness.Options{DatabaseURL: testenv.Database(t),
@@ -39,96 +105,102 @@ func TestWorkerKilledWhileDispatching(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(h.Close)
-	s := &stack{Stack: h, t: t, tc: tc, db: h.DB, hubspot: h.HubSpot, sim: h.Sim, apiURL: h.APIURL}
-	for i := range messages {
-		contact(s, fmt.Sprint(1000+i), fmt.Sprintf("+336123456%02d", i))
-	}
 	env := map[string]string{"SMSFLOW_ENV": config.Development}
 	for k, v := range h.Env {
 		env[k] = v
 	}
-	w := startWorker(t, bin, env, 0)
-	start := time.Now()
+	return &killStack{stack: &stack{Stack: h, t: t, tc: tc, db: h.DB, hubspot: h.HubSpot, sim: h.Sim, apiURL: h.APIURL},
+		t: t, bin: bin, env: env, run: testenv.RandomID()}
+}
 
-	// The actions arrive over about six seconds; the worker is killed at about 1.5, 3.5 and 5.5
-	// seconds, each time once a send is in flight at the carrier, and restarted at once.
-	var wg sync.WaitGroup
-	wg.Add(1)
+func (k *killStack) startWorker(n int) *workerProcess { return startWorker(k.t, k.bin, k.env, n) }
+
+// sendAll plays HubSpot executing the action for n contacts, one every interval; the channel
+// closes when all are accepted.
+func (k *killStack) sendAll(n int, interval time.Duration) <-chan struct{} {
+	for i := range n {
+		contact(k.stack, fmt.Sprint(1000+i), fmt.Sprintf("+336123456%02d", i))
+	}
+	done := make(chan struct{})
 	go func() {
-		defer wg.Done()
-		for i := range messages {
-			if _, err := s.Execute(context.Background(), callbackOf(i), "CONTACT", int64(1000+i), inputs("message", "Your parcel is on its way.")); err != nil {
-				t.Errorf("action %d: %v", i, err)
+		defer close(done)
+		for i := range n {
+			if _, err := k.Execute(context.Background(), k.callbackOf(i), "CONTACT", int64(1000+i), inputs("message", "Your parcel is on its way.")); err != nil {
+				k.t.Errorf("action %d: %v", i, err)
 			}
-			time.Sleep(120 * time.Millisecond)
+			time.Sleep(interval)
 		}
 	}()
-	var inFlightAtKills []int
-	for k := range kills {
-		time.Sleep(time.Until(start.Add(time.Duration(1500+2000*k) * time.Millisecond)))
-		n := waitInFlight(h.Sim, 10*time.Second)
-		w.kill(t)
-		inFlightAtKills = append(inFlightAtKills, n)
-		w = startWorker(t, bin, env, k+1)
-	}
-	wg.Wait()
+	return done
+}
 
-	// Every action completes (Dispatch activities of a killed worker are retried once their
-	// 30 s start-to-close timeout passes).
-	deadline := time.Now().Add(100 * time.Second)
-	for i := range messages {
-		for s.hubspot.Completed(callbackOf(i)) == nil && time.Now().Before(deadline) {
+// killResult is what the carrier, HubSpot and the attempt records saw of n messages.
+type killResult struct {
+	requests, taken, duplicates, simDuplicates, missing, uncertain, notCompleted, pending, lookups int
+	attempts                                                                                       map[string]int
+}
+
+func (r killResult) String() string {
+	return fmt.Sprintf("send requests %d, taken %d, duplicates %d (simulator dedup %d), missing %d, uncertain %d, "+
+		"not completed %d, pending %d, lookups %d, attempts %v", r.requests, r.taken, r.duplicates, r.simDuplicates, r.missing,
+		r.uncertain, r.notCompleted, r.pending, r.lookups, r.attempts)
+}
+
+// await waits (at most max) for the n actions to complete and counts what happened.
+func (k *killStack) await(n int, max time.Duration) killResult {
+	deadline := time.Now().Add(max)
+	for i := range n {
+		for k.hubspot.Completed(k.callbackOf(i)) == nil && time.Now().Before(deadline) {
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
-	took := time.Since(start)
-
-	var notCompleted, pending, uncertain, missing, duplicates int
-	for i := range messages {
-		cb := callbackOf(i)
-		id := workflows.MessageIDForCallback(portal, cb)
-		c := s.hubspot.Completed(cb)
+	var r killResult
+	for i := range n {
+		cb := k.callbackOf(i)
+		c := k.hubspot.Completed(cb)
 		switch {
 		case c == nil:
-			notCompleted++
+			r.notCompleted++
 		case c.Outputs["sms_status"] == string(outcome.Pending) || c.Outputs["sms_status"] == "":
-			pending++
+			r.pending++
+		case c.Outputs["error_code"] == string(outcome.SendUncertain):
+			r.uncertain++
 		}
-		if c != nil && c.Outputs["error_code"] == string(outcome.SendUncertain) {
-			uncertain++
-		}
-		switch n := h.Sim.Sends(id); {
-		case n == 0:
-			missing++
-		case n > 1:
-			duplicates += n - 1
+		switch sends := k.Sim.Sends(workflows.MessageIDForCallback(portal, cb)); {
+		case sends == 0:
+			r.missing++
+		case sends > 1:
+			r.duplicates += sends - 1
 		}
 	}
-	states := attemptStates(t, s)
-	st := h.Sim.Stats()
-	t.Logf("kills %d (sends in flight at each: %v), messages %d, send requests %d, taken %d, duplicates %d (simulator dedup %d), "+
-		"missing %d, uncertain %d, not completed %d, pending %d, lookups %d, attempts %v, duration %s",
-		kills, inFlightAtKills, messages, st.SendRequests, st.Accepted, duplicates, st.Duplicates, missing, uncertain,
-		notCompleted, pending, st.Lookups, states, took.Round(100*time.Millisecond))
-	if duplicates != 0 || st.Duplicates != 0 || missing != 0 || st.Accepted != messages {
+	st := k.Sim.Stats()
+	r.requests, r.taken, r.simDuplicates, r.lookups = st.SendRequests, st.Accepted, st.Duplicates, st.Lookups
+	r.attempts = attemptStates(k.t, k.stack)
+	return r
+}
+
+// check asserts every message reached the carrier exactly once, every action completed past
+// PENDING, none uncertain, and every attempt record ended accepted or given up.
+func (r killResult) check(t *testing.T, n int) {
+	t.Helper()
+	if r.duplicates != 0 || r.simDuplicates != 0 || r.missing != 0 || r.taken != n {
 		t.Errorf("the carrier received duplicates %d (its dedup saw %d), missed %d, took %d of %d: want every message exactly once",
-			duplicates, st.Duplicates, missing, st.Accepted, messages)
+			r.duplicates, r.simDuplicates, r.missing, r.taken, n)
 	}
-	if notCompleted != 0 || pending != 0 {
-		t.Errorf("%d actions not completed, %d completed PENDING; want all completed past PENDING", notCompleted, pending)
+	if r.notCompleted != 0 || r.pending != 0 {
+		t.Errorf("%d actions not completed, %d completed PENDING; want all completed past PENDING", r.notCompleted, r.pending)
 	}
-	if uncertain != 0 {
-		t.Errorf("%d messages SEND_UNCERTAIN; the simulator can be asked, so none should be", uncertain)
+	if r.uncertain != 0 {
+		t.Errorf("%d messages SEND_UNCERTAIN; the simulator can be asked, so none should be", r.uncertain)
 	}
-	if states["prepared"] != 0 || states["sending"] != 0 || states["uncertain"] != 0 || states["accepted"] != messages {
-		t.Errorf("dispatch attempts %v: want %d accepted and none left open", states, messages)
-	}
-	if t.Failed() {
-		w.dumpLogs(t)
+	if r.attempts["prepared"] != 0 || r.attempts["sending"] != 0 || r.attempts["uncertain"] != 0 || r.attempts["accepted"] != n {
+		t.Errorf("dispatch attempts %v: want %d accepted and none left open", r.attempts, n)
 	}
 }
 
-func callbackOf(i int) string { return fmt.Sprintf("cb-kill-%02d", i) }
+// callbackOf is the callback id of the i-th action: unique per test, since the message's
+// workflow id derives from it and a closed workflow of the same id answers a retry.
+func (k *killStack) callbackOf(i int) string { return fmt.Sprintf("cb-kill-%s-%02d", k.run, i) }
 
 // waitInFlight waits (at most max) until the simulator holds a send it has not answered, and
 // returns how many it holds.
@@ -223,6 +295,19 @@ func startWorker(t *testing.T, bin string, env map[string]string, n int) *worker
 		}
 	})
 	return w
+}
+
+// stop ends the process as a deploy does (SIGTERM) and waits for it to exit.
+func (w *workerProcess) stop(t *testing.T) {
+	t.Helper()
+	if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-w.done:
+	case <-time.After(45 * time.Second):
+		t.Fatal("the worker did not stop within 45 s of SIGTERM")
+	}
 }
 
 // kill ends the process with SIGKILL, as a crash or an OOM kill would.
