@@ -35,9 +35,9 @@ type Departing interface {
 	ReportsDeparture()
 }
 
-// NewSendRequest builds the POST of a form that creates a message. Its body calls the context's
-// departure hook (WithDeparture) before its first byte, and Departed tells afterwards whether it
-// got that far.
+// NewSendRequest builds the POST of an encoded form that creates a message. Its body calls the
+// context's departure hook (WithDeparture) before its first byte, and Departed tells afterwards
+// whether it got that far.
 func NewSendRequest(ctx context.Context, url string, form string) (*http.Request, error) {
 	depart, _ := ctx.Value(departureKey{}).(func() error)
 	body := &departingBody{r: strings.NewReader(form), depart: depart}
