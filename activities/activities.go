@@ -45,9 +45,10 @@ type TimelineEvent struct {
 	Tokens     map[string]string // message id, sender, text, status, characters, segments, campaign…
 }
 
-// Dispatcher sends through the carriers (breaker, failover, exactly-once).
+// Dispatcher sends through the carriers (breaker, failover, exactly-once), if gate lets the
+// message leave right before the carrier call (nil: always).
 type Dispatcher interface {
-	Dispatch(ctx context.Context, in DispatchInput) (DispatchResult, error)
+	Dispatch(ctx context.Context, in DispatchInput, gate dispatch.Gate) (DispatchResult, error)
 }
 
 // Config is the deployment's configuration the activities need.

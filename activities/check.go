@@ -15,11 +15,14 @@ import (
 
 // DispatchCheckInput is checked right before dispatch.
 type DispatchCheckInput struct {
-	MessageID   string
-	PortalID    int64
-	Channel     string
-	Phone       string
-	Country     string
+	MessageID string
+	PortalID  int64
+	Channel   string
+	Phone     string
+	Country   string
+	// Timezones are the number's time zones, for the window a quota defer waits for; empty: the
+	// country rule's own zones.
+	Timezones   []string
 	MessageType string
 	ObjectType  string
 	ObjectID    string
@@ -30,7 +33,9 @@ type DispatchCheckInput struct {
 
 // DispatchCheck says whether the message may go now.
 type DispatchCheck struct {
-	DeferUntil   *time.Time // quota reached with "defer": try again then
+	// DeferUntil: a quota reached with "defer"; try again then — the first instant from the end
+	// of the quota's period at which the country's window is open.
+	DeferUntil   *time.Time
 	DeferReason  string
 	ErrorCode    outcome.Code
 	ErrorMessage string
@@ -76,19 +81,25 @@ func (a *Activities) CheckBeforeDispatch(ctx context.Context, in DispatchCheckIn
 	if !q.OK {
 		what := fmt.Sprintf("quota of %d messages for %s %q in %s reached", q.Limit, q.Scope, q.Subject, q.Period)
 		if q.OnExceed == "defer" {
-			next := nextPeriod(in.Now, q.Period)
-			return DispatchCheck{DeferUntil: &next, DeferReason: what + "; deferred"}, nil
+			wake, why := a.quotaWake(q.Resets, in)
+			return DispatchCheck{DeferUntil: &wake, DeferReason: what + "; deferred to the next period" + why}, nil
 		}
 		return DispatchCheck{ErrorCode: outcome.QuotaExceeded, ErrorMessage: what}, nil
 	}
 	return DispatchCheck{}, nil
 }
 
-// nextPeriod is the start (UTC) of the day or month after the one reached.
-func nextPeriod(now time.Time, period string) time.Time {
-	now = now.UTC()
-	if len(period) == len("2006-01") {
-		return time.Date(now.Year(), now.Month()+1, 1, 0, 0, 0, 0, time.UTC)
+// quotaWake is when a message deferred by a quota tries again: the quota's period ends at resets
+// (00:00 UTC), and a marketing message then waits for its country's window, so that it wakes
+// inside both (not at 00:00 UTC, outside the French window). Without Country or MessageType, or
+// where the window cannot be computed (the dispatch's window check still holds it), at resets.
+func (a *Activities) quotaWake(resets time.Time, in DispatchCheckInput) (time.Time, string) {
+	if in.Country == "" || in.MessageType == "" {
+		return resets, ""
 	}
-	return time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC)
+	d, err := a.nextSendTime(resets, in.Country, in.Timezones, in.MessageType)
+	if err != nil || !d.Held {
+		return resets, ""
+	}
+	return d.SendAt, ", in the window: " + d.Reason
 }

@@ -83,29 +83,33 @@ func TestCheckBeforeDispatch(t *testing.T) {
 }
 
 // Quotas are counted at the check: over the limit the message is refused (QUOTA_EXCEEDED) or,
-// where the portal says so, deferred to the next period; a retried check is not counted twice.
+// where the portal says so, deferred to the next period — for marketing, to the first instant
+// of it inside the country's window; a retried check is not counted twice.
 func TestCheckBeforeDispatchQuota(t *testing.T) {
 	cases := []struct {
-		onExceed string
-		code     outcome.Code
-		defer_   *time.Time
+		onExceed    string
+		messageType string
+		code        outcome.Code
+		defer_      *time.Time
 	}{
-		{"reject", outcome.QuotaExceeded, nil},
-		{"defer", "", ptr(time.Date(2026, 3, 17, 0, 0, 0, 0, time.UTC))},
+		{"reject", "transactional", outcome.QuotaExceeded, nil},
+		{"defer", "transactional", "", ptr(time.Date(2026, 3, 17, 0, 0, 0, 0, time.UTC))},
+		// The next UTC day starts at 01:00 in Paris, outside the window: 08:00 Paris.
+		{"defer", "marketing", "", ptr(time.Date(2026, 3, 17, 7, 0, 0, 0, time.UTC))},
 	}
 	for _, c := range cases {
-		t.Run(c.onExceed, func(t *testing.T) {
+		t.Run(c.onExceed+" "+c.messageType, func(t *testing.T) {
 			s := newStack(t, stackOptions{})
 			if err := s.db.SetQuota(s.ctx, portal, "sender", "*", 1, 100, c.onExceed); err != nil {
 				t.Fatal(err)
 			}
-			first := checkInput("+33612345678", "FR", "transactional")
+			first := checkInput("+33612345678", "FR", c.messageType)
 			for i := range 2 { // the second is a retried activity
 				if got, err := s.acts.CheckBeforeDispatch(s.ctx, first); err != nil || got != (activities.DispatchCheck{}) {
 					t.Fatalf("first message, try %d = %+v, %v; want it within the quota", i+1, got, err)
 				}
 			}
-			got, err := s.acts.CheckBeforeDispatch(s.ctx, checkInput("+33612345678", "FR", "transactional"))
+			got, err := s.acts.CheckBeforeDispatch(s.ctx, checkInput("+33612345678", "FR", c.messageType))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,15 +3,24 @@ package activities
 import (
 	"context"
 	"errors"
-	"smsflow/carrier"
-	"smsflow/carrier/dispatch"
-	"smsflow/outcome"
+	"fmt"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
+
+	"smsflow/carrier"
+	"smsflow/carrier/dispatch"
+	"smsflow/compliance"
+	"smsflow/outcome"
 )
 
 // DispatchInput is one send.
+//
+// Channel, Country, Timezones and MessageType are what the country's window is checked with,
+// right before the carrier call (the same as the render's send time: the number's region and
+// time zones, the action's message type). A workflow started before they existed passes them
+// zero: no Country or no MessageType means no window check, as before.
 type DispatchInput struct {
 	MessageID string
 	PortalID  int64
@@ -20,24 +29,24 @@ type DispatchInput struct {
 	Text      string
 	Segments  int
 	Encoding  string
-	// Channel, Country and MessageType let the activity check the country's window right before
-	// the carrier call; empty (runs started before the check existed): no check.
-	Channel     string
-	Country     string
-	MessageType string
+
+	Channel     string   // the channel whose windows apply; only SMS windows exist, for every channel
+	Country     string   // rules country: the number's region, else the action's country
+	Timezones   []string // the number's time zones; empty: the country rule's own
+	MessageType string   // marketing | transactional
 }
 
-// DispatchResult is the carrier's answer.
+// DispatchResult is the carrier's answer, or the window's.
 type DispatchResult struct {
 	Carrier          string
 	CarrierMessageID string
-	Uncertain        bool // the carrier may have it; we could not tell and did not resend
+	Uncertain        bool // the carrier may have it (or took part of it); we could not tell and did not resend
 	ErrorCode        outcome.Code
 	ErrorMessage     string
 	NumberInvalid    bool
 	OptedOut         bool
-	// DeferUntil is set when the window was closed at the moment of the call: nothing was sent,
-	// and the message waits until then (DeferReason says why).
+	// DeferUntil is set when the country's window was closed at the moment of the call: nothing
+	// was sent and no attempt is left open; the message holds until then and dispatches again.
 	DeferUntil  *time.Time
 	DeferReason string
 }
@@ -46,26 +55,84 @@ type DispatchResult struct {
 const (
 	ErrTypeCarrierRateLimited = "CARRIER_RATE_LIMITED"
 	ErrTypeCarrierBreakerOpen = "CARRIER_BREAKER_OPEN"
+	// ErrTypeWorkerStopping: the worker is stopping (a deploy) and starts no carrier call; the
+	// retry runs on a worker that stays.
+	ErrTypeWorkerStopping = "WORKER_STOPPING"
 )
 
-// Dispatch sends the message through the carrier layer.
+var errWorkerStopping = errors.New("the worker is stopping: no carrier call started")
+
+// Dispatch sends the message through the carrier layer. Right before each carrier call (every
+// retry of this activity included) it checks the country's window, so a message whose window
+// closed while it was retried comes back with DeferUntil instead of leaving; and a worker that
+// is stopping starts no new call.
 func (a *Activities) Dispatch(ctx context.Context, in DispatchInput) (DispatchResult, error) {
-	return a.Carrier.Dispatch(ctx, in)
+	window := a.windowGate(in)
+	var stop <-chan struct{}
+	if activity.IsActivity(ctx) {
+		stop = activity.GetWorkerStopChannel(ctx)
+	}
+	gate := func(now time.Time) (dispatch.Hold, error) {
+		select {
+		case <-stop:
+			return dispatch.Hold{}, errWorkerStopping
+		default:
+		}
+		if window == nil {
+			return dispatch.Hold{}, nil
+		}
+		return window(now)
+	}
+	return a.Carrier.Dispatch(ctx, in, gate)
+}
+
+// windowGate holds a marketing message outside its country's window, on the compliance clock
+// (Config.ComplianceShift); nil for an input without Country or MessageType.
+func (a *Activities) windowGate(in DispatchInput) dispatch.Gate {
+	if in.Country == "" || in.MessageType == "" {
+		return nil
+	}
+	return func(now time.Time) (dispatch.Hold, error) {
+		d, err := a.nextSendTime(now, in.Country, in.Timezones, in.MessageType)
+		if err != nil || !d.Held {
+			return dispatch.Hold{}, err
+		}
+		return dispatch.Hold{Until: d.SendAt, Reason: d.Reason}, nil
+	}
+}
+
+// nextSendTime is the window's decision at `at`: the compliance rules see at moved by
+// Config.ComplianceShift, and the send time comes back on the real clock.
+func (a *Activities) nextSendTime(at time.Time, country string, zones []string, messageType string) (compliance.Decision, error) {
+	category, err := compliance.ParseCategory(messageType)
+	if err != nil {
+		return compliance.Decision{}, err
+	}
+	shift := a.Config.ComplianceShift
+	d, err := rules.NextSendTime(at.Add(shift), compliance.Recipient{Country: country, Timezones: zones}, category)
+	d.SendAt = d.SendAt.Add(-shift)
+	return d, err
 }
 
 // CarrierDispatcher adapts the carrier layer (breakers, failover, exactly-once attempts) to the
 // Dispatch activity: a carrier's business refusal becomes a NOT_SENT outcome, an uncertain send a
-// flagged SENT, and what a retry may fix an error with Temporal's retry decision.
+// flagged SENT, a held message a DeferUntil, and what a retry may fix an error with Temporal's
+// retry decision.
 type CarrierDispatcher struct {
 	D *dispatch.Dispatcher
 }
 
-// Dispatch sends one message.
-func (c CarrierDispatcher) Dispatch(ctx context.Context, in DispatchInput) (DispatchResult, error) {
+// Dispatch sends one message if gate lets it leave right before the call.
+func (c CarrierDispatcher) Dispatch(ctx context.Context, in DispatchInput, gate dispatch.Gate) (DispatchResult, error) {
 	res, err := c.D.Send(ctx, carrier.Message{ID: in.MessageID, From: in.From, To: in.To, Text: in.Text,
-		Encoding: in.Encoding, Segments: in.Segments})
+		Encoding: in.Encoding, Segments: in.Segments}, gate)
 	if err == nil {
 		return DispatchResult{Carrier: res.Carrier, CarrierMessageID: res.CarrierMessageID}, nil
+	}
+	var held *dispatch.HeldError
+	if errors.As(err, &held) {
+		until := held.Until
+		return DispatchResult{DeferUntil: &until, DeferReason: held.Reason}, nil
 	}
 	var ce *carrier.Error
 	switch {
@@ -74,8 +141,17 @@ func (c CarrierDispatcher) Dispatch(ctx context.Context, in DispatchInput) (Disp
 			ErrorMessage: "the carrier may have accepted the message but did not answer; not resent to avoid a duplicate"}
 		if errors.As(err, &ce) {
 			out.Carrier = ce.Carrier
+			if ce.Class == carrier.Partial {
+				out.CarrierMessageID = firstPart(ce.PartIDs)
+				out.ErrorMessage = fmt.Sprintf("the carrier took part of the message (%s); not resent, which would repeat the parts taken", ce.Message)
+			}
 		}
 		return out, nil
+	case errors.Is(err, errWorkerStopping):
+		return DispatchResult{}, temporal.NewApplicationErrorWithOptions(err.Error(), ErrTypeWorkerStopping,
+			temporal.ApplicationErrorOptions{Cause: err})
+	case errors.Is(err, compliance.ErrCategory), errors.Is(err, compliance.ErrUnknownTimezone), errors.Is(err, compliance.ErrNoWindow):
+		return DispatchResult{ErrorCode: outcome.ComplianceError, ErrorMessage: err.Error()}, nil
 	case errors.As(err, &ce) && ce.Class == carrier.Permanent:
 		out := DispatchResult{Carrier: ce.Carrier, ErrorCode: outcome.CarrierRejected, ErrorMessage: ce.Error(),
 			NumberInvalid: ce.NumberInvalid, OptedOut: ce.OptedOut}
@@ -95,4 +171,14 @@ func (c CarrierDispatcher) Dispatch(ctx context.Context, in DispatchInput) (Disp
 			temporal.ApplicationErrorOptions{Cause: err})
 	}
 	return DispatchResult{}, err
+}
+
+// firstPart is the carrier's id of the first part it took.
+func firstPart(ids []string) string {
+	for _, id := range ids {
+		if id != "" {
+			return id
+		}
+	}
+	return ""
 }

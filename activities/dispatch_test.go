@@ -1,12 +1,20 @@
 package activities_test
 
 import (
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"go.temporal.io/sdk/testsuite"
 
 	"smsflow/activities"
 	"smsflow/carrier/sim"
 	"smsflow/outcome"
+	"smsflow/store"
 )
 
 func dispatchInput(id, to string) activities.DispatchInput {
@@ -62,8 +70,8 @@ func TestDispatchRefused(t *testing.T) {
 	}
 }
 
-// A 5xx means the carrier did not take the message: an error Temporal retries, and the retry
-// sends it once.
+// A 5xx maybe left, but the simulator can be asked: not found, the activity fails with an error
+// Temporal retries, and the retry (finding it still absent) sends it once.
 func TestDispatchCarrier5xxIsRetried(t *testing.T) {
 	s := newStack(t, stackOptions{Sim: sim.Options{Error5xx: 1}})
 	id := newID()
@@ -110,5 +118,137 @@ func TestDispatchTimeoutIsRecovered(t *testing.T) {
 	}
 	if n := s.sim.Sends(id); n != 1 {
 		t.Errorf("the simulator received %d sends, want 1", n)
+	}
+}
+
+// frenchMarketing is a French marketing message, with what the window is checked with.
+func frenchMarketing(id string) activities.DispatchInput {
+	in := dispatchInput(id, "+33612345678")
+	in.Channel, in.Country, in.Timezones, in.MessageType = "sms", "FR", []string{"Europe/Paris"}, "marketing"
+	return in
+}
+
+// shiftTo places the activities' compliance clock at the Paris wall time at.
+func shiftTo(s *stack, at time.Time) time.Duration {
+	s.acts.Config.ComplianceShift = at.Sub(time.Now())
+	return s.acts.Config.ComplianceShift
+}
+
+var paris = func() *time.Location {
+	l, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		panic(err)
+	}
+	return l
+}()
+
+// The window is checked right before the carrier call: a French marketing message on a Sunday
+// evening comes back with DeferUntil (Monday 08:00), nothing sent and no attempt recorded. A
+// transactional message goes, and so does one whose input carries no Country (a workflow from
+// before the check: no window check, as before).
+func TestDispatchOutsideTheWindowIsDeferred(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	shift := shiftTo(s, time.Date(2026, 3, 22, 20, 0, 0, 0, paris))
+	id := newID()
+	res, err := s.acts.Dispatch(s.ctx, frenchMarketing(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	monday8 := time.Date(2026, 3, 23, 8, 0, 0, 0, paris)
+	if res.DeferUntil == nil || !res.DeferUntil.Add(shift).Equal(monday8) || !strings.Contains(res.DeferReason, "France") ||
+		res.Uncertain || res.ErrorCode != "" || res.CarrierMessageID != "" {
+		t.Fatalf("result = %+v, want deferred until Monday 08:00 Paris with the window as reason", res)
+	}
+	atts, err := s.db.DispatchAttempts(s.ctx, id)
+	if err != nil || len(atts) != 0 || s.sim.Stats().SendRequests != 0 {
+		t.Fatalf("attempts %+v (%v), %d send requests; want none", atts, err, s.sim.Stats().SendRequests)
+	}
+
+	transactional := frenchMarketing(newID())
+	transactional.MessageType = "transactional"
+	legacy := frenchMarketing(newID())
+	legacy.Country, legacy.Timezones, legacy.MessageType, legacy.Channel = "", nil, "", ""
+	for _, in := range []activities.DispatchInput{transactional, legacy} {
+		if res, err := s.acts.Dispatch(s.ctx, in); err != nil || res.DeferUntil != nil || res.CarrierMessageID == "" {
+			t.Errorf("%s: %+v, %v; want sent", in.MessageType, res, err)
+		}
+	}
+}
+
+// Every retry of the activity checks the window again: a send that failed at 21:59 in Paris is
+// not retried at 22:01; the retry comes back deferred to the next opening, having sent nothing.
+func TestDispatchRetryStopsAtTheWindowClose(t *testing.T) {
+	s := newStack(t, stackOptions{Sim: sim.Options{Error5xx: 1}})
+	shiftTo(s, time.Date(2026, 3, 21, 21, 59, 0, 0, paris)) // a Saturday
+	id := newID()
+	if _, err := s.acts.Dispatch(s.ctx, frenchMarketing(id)); !retryable(err) {
+		t.Fatalf("first try: %v, want a retryable error", err)
+	}
+	s.sim.SetFaults(0, 0, 0)
+	shift := shiftTo(s, time.Date(2026, 3, 21, 22, 1, 0, 0, paris))
+	res, err := s.acts.Dispatch(s.ctx, frenchMarketing(id))
+	if err != nil || res.DeferUntil == nil || !res.DeferUntil.Add(shift).Equal(time.Date(2026, 3, 23, 8, 0, 0, 0, paris)) {
+		t.Fatalf("retry after the close = %+v, %v; want deferred until Monday 08:00", res, err)
+	}
+	if n := s.sim.Sends(id); n != 1 {
+		t.Fatalf("the simulator received %d requests, want only the first try's", n)
+	}
+	atts, _ := s.db.DispatchAttempts(s.ctx, id)
+	for _, a := range atts {
+		if a.State == store.AttemptPrepared || a.MaybeLeft() {
+			t.Fatalf("attempt left open after the defer: %+v", a)
+		}
+	}
+	// The window opens: the next dispatch sends it.
+	shiftTo(s, time.Date(2026, 3, 23, 8, 0, 1, 0, paris))
+	if res, err := s.acts.Dispatch(s.ctx, frenchMarketing(id)); err != nil || res.CarrierMessageID == "" || s.sim.Sends(id) != 2 {
+		t.Fatalf("at the opening: %+v, %v, %d requests", res, err, s.sim.Sends(id))
+	}
+}
+
+// A stopping worker (a deploy) starts no carrier call: the activity fails with a retryable
+// WORKER_STOPPING error, and the retry runs on a worker that stays.
+func TestDispatchOnAStoppingWorkerStartsNoCall(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
+	env.RegisterActivity(s.acts)
+	stop := make(chan struct{})
+	close(stop)
+	env.SetWorkerStopChannel(stop)
+	_, err := env.ExecuteActivity(s.acts.Dispatch, dispatchInput(newID(), "+33612345678"))
+	if !retryable(err) || errorType(err) != activities.ErrTypeWorkerStopping {
+		t.Fatalf("got %v (type %q), want a retryable %s", err, errorType(err), activities.ErrTypeWorkerStopping)
+	}
+	if n := s.sim.Stats().SendRequests; n != 0 {
+		t.Fatalf("the simulator received %d requests, want none", n)
+	}
+}
+
+// Vonage takes two parts of three: SEND_UNCERTAIN (flagged sent) with the first part's id, the
+// attempt records which parts were taken, and a retried activity sends nothing.
+func TestDispatchVonagePartial(t *testing.T) {
+	var requests atomic.Int32
+	vonage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		_, _ = w.Write([]byte(`{"message-count":"3","messages":[{"message-id":"P1","status":"0"},{"message-id":"P2","status":"0"},` +
+			`{"status":"1","error-text":"Throughput Rate Exceeded"}]}`))
+	}))
+	t.Cleanup(vonage.Close)
+	s := newStack(t, stackOptions{Env: map[string]string{"CARRIER_PRIMARY": "vonage", "VONAGE_BASE_URL": vonage.URL,
+		"VONAGE_API_KEY": "k", "VONAGE_API_SECRET": "s"}})
+	id := newID()
+	for range 2 {
+		res, err := s.acts.Dispatch(s.ctx, dispatchInput(id, "+447700900000"))
+		if err != nil || !res.Uncertain || res.ErrorCode != outcome.SendUncertain || res.Carrier != "vonage" ||
+			res.CarrierMessageID != "P1" || !strings.Contains(res.ErrorMessage, "2 of 3 parts") {
+			t.Fatalf("result = %+v, %v; want SEND_UNCERTAIN naming 2 of 3 parts, first part P1", res, err)
+		}
+	}
+	if requests.Load() != 1 {
+		t.Fatalf("Vonage received %d requests, want 1", requests.Load())
+	}
+	atts, err := s.db.DispatchAttempts(s.ctx, id)
+	if err != nil || len(atts) != 1 || atts[0].State != store.AttemptPartial || !slices.Equal(atts[0].PartIDs, []string{"P1", "P2", ""}) {
+		t.Fatalf("attempts %+v %v", atts, err)
 	}
 }

@@ -1,11 +1,10 @@
 package carrier
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
+	"net/http"
 	"time"
 )
 
@@ -21,8 +20,12 @@ const (
 	// RateLimited: the carrier asked us to slow down; the message was not accepted.
 	RateLimited
 	// Uncertain: the request may have been accepted but the answer was lost (timeout, reset
-	// connection after the request was written). Sending again risks a duplicate.
+	// connection after the request was written) or was a server error. Sending again risks a
+	// duplicate.
 	Uncertain
+	// Partial: the carrier took some parts of a multipart message and refused others (see
+	// Error.PartIDs). The parts taken may reach the recipient: sending again would repeat them.
+	Partial
 )
 
 func (c Class) String() string {
@@ -35,6 +38,8 @@ func (c Class) String() string {
 		return "rate-limited"
 	case Uncertain:
 		return "uncertain"
+	case Partial:
+		return "partial"
 	}
 	return "unclassified"
 }
@@ -45,6 +50,7 @@ var (
 	ErrPermanent   = errors.New("carrier: permanent failure")
 	ErrRateLimited = errors.New("carrier: rate limited")
 	ErrUncertain   = errors.New("carrier: send outcome uncertain")
+	ErrPartial     = errors.New("carrier: multipart message taken in part")
 	// ErrLookupUnsupported: the carrier's API cannot find a message by our reference.
 	ErrLookupUnsupported = errors.New("carrier: lookup by reference not supported")
 )
@@ -62,7 +68,10 @@ type Error struct {
 	OptedOut bool
 	// RetryAfter is the carrier's hint for RateLimited, zero when none.
 	RetryAfter time.Duration
-	Err        error // the cause, if any
+	// PartIDs, for Partial, has one entry per part of the carrier's answer: the carrier's id of a
+	// part it took, "" for a part it refused (Code and Message are the first refusal's).
+	PartIDs []string
+	Err     error // the cause, if any
 }
 
 func (e *Error) Error() string {
@@ -95,6 +104,8 @@ func (e *Error) Is(target error) bool {
 		return e.Class == RateLimited
 	case ErrUncertain:
 		return e.Class == Uncertain
+	case ErrPartial:
+		return e.Class == Partial
 	}
 	return false
 }
@@ -112,24 +123,20 @@ func ClassOf(err error) Class {
 	return Temporary
 }
 
-// TransportError classifies an error of http.Client.Do for a request that creates a message: a
-// failure to connect means nothing was sent (Temporary); a timeout or a broken connection after
-// the request may have been written is Uncertain. A context cancelled by our caller is Uncertain
-// too: the request may be in flight.
-func TransportError(carrierName string, err error) *Error {
+// TransportError classifies an error of http.Client.Do for req, a request that creates a message
+// (NewSendRequest): a request whose body never left (no connection, a refused departure, a context
+// ended before the body was written) was not sent (Temporary); one whose body left may have been
+// taken (Uncertain). A request not built by NewSendRequest is judged by the error alone: a failure
+// to connect is Temporary, anything else Uncertain.
+func TransportError(carrierName string, req *http.Request, err error) *Error {
+	if !Departed(req) {
+		return &Error{Carrier: carrierName, Class: Temporary, Message: "not sent: the request never left", Err: err}
+	}
 	class := Uncertain
 	var opErr *net.OpError
 	var dnsErr *net.DNSError
-	switch {
-	case errors.As(err, &opErr) && opErr.Op == "dial", errors.As(err, &dnsErr):
+	if errors.As(err, &opErr) && opErr.Op == "dial" || errors.As(err, &dnsErr) {
 		class = Temporary
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		class = Uncertain
-	default:
-		var ue *url.Error
-		if errors.As(err, &ue) && ue.Timeout() {
-			class = Uncertain
-		}
 	}
 	return &Error{Carrier: carrierName, Class: class, Err: err}
 }

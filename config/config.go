@@ -31,6 +31,9 @@ type Config struct {
 	APIAddr           string
 	PublicBaseURL     string
 	ShutdownTimeout   time.Duration
+	// WorkerStopTimeout is how long a stopping worker lets its running activities (an in-flight
+	// carrier call above all) finish before it cancels them.
+	WorkerStopTimeout time.Duration
 	// PhoneHashKey keys the HMAC of phone numbers in search attributes.
 	PhoneHashKey string
 	// LinkTTL is how long a short or unsubscribe link answers after it is created.
@@ -150,6 +153,7 @@ var Vars = []Var{
 	{"LINK_TTL", "400d", "how long short links and unsubscribe links answer after the message is sent (`d` for days, or a Go duration); expired codes are unknown"},
 	{"PUBLIC_BASE_URL", "http://localhost:8080", "public URL of the API, used for short links, unsubscribe links and signature checks"},
 	{"SHUTDOWN_TIMEOUT", "15s", "how long a graceful shutdown may take"},
+	{"WORKER_STOP_TIMEOUT", "30s", "how long a stopping worker (SIGTERM) lets running activities finish before cancelling them, so an in-flight carrier call ends with its answer; at least `CARRIER_SEND_TIMEOUT`; give the container a longer stop grace period"},
 	{"PHONE_HASH_KEY", "", "secret keying the phone hash put in the SmsPhoneHash search attribute (required by the worker)"},
 	{"HUBSPOT_API_BASE_URL", "https://api.hubapi.com", "HubSpot API base URL (the fake HubSpot in development)"},
 	{"HUBSPOT_APP_ID", "", "HubSpot app id"},
@@ -312,13 +316,17 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		{"CARRIER_BREAKER_OPEN", &c.Carrier.BreakerOpenTimeout}, {"CARRIER_SEND_TIMEOUT", &c.Carrier.SendTimeout},
 		{"HTTP_READ_HEADER_TIMEOUT", &c.HTTP.ReadHeaderTimeout}, {"HTTP_READ_TIMEOUT", &c.HTTP.ReadTimeout},
 		{"HTTP_WRITE_TIMEOUT", &c.HTTP.WriteTimeout}, {"HTTP_IDLE_TIMEOUT", &c.HTTP.IdleTimeout},
-		{"HTTP_DB_TIMEOUT", &c.HTTP.DBTimeout},
+		{"HTTP_DB_TIMEOUT", &c.HTTP.DBTimeout}, {"WORKER_STOP_TIMEOUT", &c.WorkerStopTimeout},
 	} {
 		v, err := time.ParseDuration(get(d.name))
 		if err != nil || v <= 0 {
 			errs = append(errs, fmt.Errorf("%s: %q is not a positive duration", d.name, get(d.name)))
 		}
 		*d.dst = v
+	}
+	if c.WorkerStopTimeout > 0 && c.Carrier.SendTimeout > 0 && c.WorkerStopTimeout < c.Carrier.SendTimeout {
+		errs = append(errs, fmt.Errorf("WORKER_STOP_TIMEOUT: %s is shorter than CARRIER_SEND_TIMEOUT (%s): a stopping worker would cut carrier calls",
+			c.WorkerStopTimeout, c.Carrier.SendTimeout))
 	}
 	for _, name := range strings.Split(get("CARRIER_AT_LEAST_ONCE"), ",") {
 		if name = strings.TrimSpace(name); name != "" {

@@ -24,6 +24,27 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+// A stopping worker waits WORKER_STOP_TIMEOUT for running activities; shorter than one carrier
+// call it would cut calls, so it is refused.
+func TestWorkerStopTimeout(t *testing.T) {
+	c, err := FromLookup(lookup(nil))
+	if err != nil || c.WorkerStopTimeout != 30*time.Second {
+		t.Fatalf("default = %v, %v; want 30s", c.WorkerStopTimeout, err)
+	}
+	if c, err := FromLookup(lookup(map[string]string{"WORKER_STOP_TIMEOUT": "45s"})); err != nil || c.WorkerStopTimeout != 45*time.Second {
+		t.Fatalf("45s = %v, %v", c.WorkerStopTimeout, err)
+	}
+	for _, env := range []map[string]string{
+		{"WORKER_STOP_TIMEOUT": "5s"}, // the default carrier call is 10 s
+		{"WORKER_STOP_TIMEOUT": "20s", "CARRIER_SEND_TIMEOUT": "25s"},
+		{"WORKER_STOP_TIMEOUT": "later"},
+	} {
+		if _, err := FromLookup(lookup(env)); err == nil || !strings.Contains(err.Error(), "WORKER_STOP_TIMEOUT") {
+			t.Errorf("%v: error %v, want one naming WORKER_STOP_TIMEOUT", env, err)
+		}
+	}
+}
+
 func TestOverridesAndErrors(t *testing.T) {
 	c, err := FromLookup(lookup(map[string]string{"PUBLIC_BASE_URL": "https://sms.example.com/", "CARRIER_PRIMARY": "twilio", "CARRIER_SECONDARY": "vonage"}))
 	if err != nil {

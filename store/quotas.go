@@ -29,9 +29,13 @@ type QuotaDecision struct {
 	Period   string // the day or month reached
 	Limit    int
 	OnExceed string // reject | defer
+	// Resets is when the period reached ends: the start of the next UTC day or month, from which
+	// the message may be counted again.
+	Resets time.Time
 }
 
 // ReserveQuota counts the message against every subject's day and month quotas, all or nothing.
+// Periods are UTC days and months.
 // A message counted before (a retried activity) is not counted again.
 func (s *Store) ReserveQuota(ctx context.Context, messageID string, portalID int64, subjects []QuotaSubject, now time.Time) (QuotaDecision, error) {
 	day, month := now.UTC().Format("2006-01-02"), now.UTC().Format("2006-01")
@@ -68,7 +72,8 @@ ON CONFLICT (portal_id, scope, subject, period) DO UPDATE SET used = quota_usage
 					return err
 				}
 				if used > p.limit {
-					out = QuotaDecision{Scope: sub.Scope, Subject: sub.Subject, Period: p.period, Limit: p.limit, OnExceed: onExceed}
+					out = QuotaDecision{Scope: sub.Scope, Subject: sub.Subject, Period: p.period, Limit: p.limit, OnExceed: onExceed,
+						Resets: periodEnd(now, p.period == month)}
 					return errQuotaExceeded
 				}
 			}
@@ -86,6 +91,15 @@ ON CONFLICT (portal_id, scope, subject, period) DO UPDATE SET used = quota_usage
 }
 
 var errQuotaExceeded = errors.New("quota exceeded")
+
+// periodEnd is the start of the UTC day (or month) after now's.
+func periodEnd(now time.Time, monthly bool) time.Time {
+	now = now.UTC()
+	if monthly {
+		return time.Date(now.Year(), now.Month()+1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	return time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC)
+}
 
 // SetQuota sets a portal's limits for a subject ('*' for every subject of the scope).
 func (s *Store) SetQuota(ctx context.Context, portalID int64, scope, subject string, perDay, perMonth int, onExceed string) error {

@@ -28,8 +28,9 @@ func TestReserveQuota(t *testing.T) {
 		t.Fatalf("retry = %+v %v", d, err)
 	}
 	d, err := s.ReserveQuota(ctx, ids[2], 7, subjects, now)
-	if err != nil || d.OK || d.Scope != "sender" || d.Subject != "ACME" || d.Period != "2026-11-25" || d.Limit != 2 || d.OnExceed != "defer" {
-		t.Fatalf("third message = %+v %v, want the sender's daily quota of 2 reached, defer", d, err)
+	if err != nil || d.OK || d.Scope != "sender" || d.Subject != "ACME" || d.Period != "2026-11-25" || d.Limit != 2 || d.OnExceed != "defer" ||
+		!d.Resets.Equal(time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("third message = %+v %v, want the sender's daily quota of 2 reached, defer, reset at the next UTC day", d, err)
 	}
 	// Nothing of the refused reservation was counted: the next day it fits, and the month has room for it.
 	d, err = s.ReserveQuota(ctx, ids[2], 7, subjects, now.Add(time.Hour))
@@ -49,5 +50,16 @@ func TestReserveQuota(t *testing.T) {
 	}
 	if d, _ := s.ReserveQuota(ctx, "00000000-0000-0000-0000-000000000011", 8, subjects, now); d.OK || d.Scope != "user" || d.OnExceed != "reject" {
 		t.Fatalf("the '*' user limit of portal 8 not applied: %+v", d)
+	}
+	// A month reached resets at the next UTC month.
+	if err := s.SetQuota(ctx, 9, "user", "u1", 100, 1, "defer"); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := s.ReserveQuota(ctx, "00000000-0000-0000-0000-000000000020", 9, subjects, now); !d.OK {
+		t.Fatalf("first message of portal 9 refused: %+v", d)
+	}
+	if d, _ := s.ReserveQuota(ctx, "00000000-0000-0000-0000-000000000021", 9, subjects, now); d.OK || d.Period != "2026-11" ||
+		!d.Resets.Equal(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("monthly quota of portal 9 = %+v, want reached, reset on 2026-12-01", d)
 	}
 }

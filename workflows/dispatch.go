@@ -30,6 +30,7 @@ func (s *sms) dispatch(ctx workflow.Context) (held *heldBack, ok bool, err error
 	}
 	if s.version >= versionGuarantees {
 		din.Channel, din.Country, din.MessageType = string(outcome.SMS), s.country(), in.MessageType
+		din.Timezones = s.recipient.Timezones
 	}
 	var sent activities.DispatchResult
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, dispatchOptions), s.a.Dispatch, din).Get(ctx, &sent); err != nil {

@@ -23,7 +23,7 @@ func (s *sms) holdUntilAllowed(ctx workflow.Context, wake time.Time, reason stri
 		if err := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, localOptions), s.a.CheckBeforeDispatch, activities.DispatchCheckInput{
 			MessageID: s.req.MessageID, PortalID: s.req.PortalID, Channel: string(outcome.SMS), Phone: s.recipient.Phone,
 			Country: s.country(), MessageType: in.MessageType, ObjectType: s.recipient.ObjectType, ObjectID: s.recipient.ObjectID,
-			Sender: in.Sender, SendingUser: in.SendingUser, Now: workflow.Now(ctx),
+			Sender: in.Sender, SendingUser: in.SendingUser, Now: workflow.Now(ctx), Timezones: s.timezones(),
 		}).Get(ctx, &check); err != nil {
 			return false, err
 		}
@@ -53,4 +53,13 @@ func (s *sms) sleepUntil(ctx workflow.Context, wake time.Time, reason string) er
 	}
 	s.state.WakeAt, s.state.HeldReason = nil, ""
 	return workflow.UpsertTypedSearchAttributes(ctx, WakeAtKey.ValueUnset())
+}
+
+// timezones are the number's time zones for the checks that need them (a quota defer waits for
+// the window in the number's zone); none in runs of the first version, which did not pass them.
+func (s *sms) timezones() []string {
+	if s.version < versionGuarantees {
+		return nil
+	}
+	return s.recipient.Timezones
 }

@@ -1,8 +1,10 @@
 // Package dispatch sends a message through the configured carriers: one circuit breaker per
-// carrier, failover to a secondary carrier while the primary's breaker is open, and exactly-once
-// bookkeeping — every call to a carrier is recorded before it is made, a recorded acceptance is
-// returned without calling again, and an attempt whose outcome was lost is resolved by asking the
-// carrier (where its API can) rather than by sending again.
+// carrier, failover to a secondary carrier while the primary's breaker is open, a gate checked
+// right before every carrier call (the country's window), and exactly-once bookkeeping — every
+// call to a carrier is recorded before it is made (prepared), marked sending right before its
+// request leaves, and finished with the answer. A recorded acceptance is returned without calling
+// again; a prepared attempt whose worker died never left and is sent again; an attempt that maybe
+// left is resolved by asking the carrier (where its API can) rather than by sending again.
 package dispatch
 
 import (
@@ -23,7 +25,11 @@ import (
 // Attempts records dispatch attempts; *store.Store implements it.
 type Attempts interface {
 	DispatchAttempts(ctx context.Context, messageID string) ([]store.DispatchAttempt, error)
+	// StartAttempt records a prepared attempt; MarkSending and AbandonPrepared move it on only
+	// while it is still prepared (else store.ErrConflict).
 	StartAttempt(ctx context.Context, messageID, carrierName string) (int, error)
+	MarkSending(ctx context.Context, messageID string, attempt int) error
+	AbandonPrepared(ctx context.Context, messageID string, attempt int, reason string) error
 	FinishAttempt(ctx context.Context, messageID string, attempt int, o store.AttemptOutcome) error
 }
 
@@ -32,9 +38,31 @@ var (
 	// the message. Nothing was sent; the activity fails fast and Temporal retries later.
 	ErrBreakerOpen = errors.New("dispatch: carrier circuit breaker open")
 	// ErrSendUncertain: a carrier may have accepted the message but the answer was lost, and the
-	// carrier cannot be asked; sending again could duplicate it. The message ends SEND_UNCERTAIN.
+	// carrier cannot be asked; or it took a multipart message in part (a *carrier.Error of class
+	// Partial in the chain). Sending again could duplicate it. The message ends SEND_UNCERTAIN.
 	ErrSendUncertain = errors.New("dispatch: send outcome uncertain")
+	// ErrAttemptLeaving: another worker's attempt of the message is leaving right now; a retry
+	// finds its outcome.
+	ErrAttemptLeaving = errors.New("dispatch: another attempt of the message is leaving")
 )
+
+// Hold keeps a message from leaving until Until, for a person's Reason.
+type Hold struct {
+	Until  time.Time
+	Reason string
+}
+
+// Gate decides, right before each carrier call, whether the message may leave at now: a zero
+// Hold lets it go; a Hold with Until set holds it (Send returns a *HeldError, having sent and
+// recorded nothing); an error stops Send with that error, nothing sent.
+type Gate func(now time.Time) (Hold, error)
+
+// HeldError is Send's answer when its Gate held the message.
+type HeldError struct{ Hold }
+
+func (e *HeldError) Error() string {
+	return "dispatch: held until " + e.Until.UTC().Format(time.RFC3339) + ": " + e.Reason
+}
 
 // Carrier is one carrier with its exactly-once policy.
 type Carrier struct {
@@ -113,9 +141,12 @@ func (d *Dispatcher) add(c Carrier) {
 		MaxRequests: 1,
 		Timeout:     d.s.BreakerOpenTimeout,
 		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures },
-		// A refused message says the carrier is up: only temporary, rate-limited and uncertain
-		// failures count against it.
-		IsSuccessful: func(err error) bool { return err == nil || carrier.ClassOf(err) == carrier.Permanent },
+		// A refused message (or one taken in part) says the carrier is up: only temporary,
+		// rate-limited and uncertain failures count against it.
+		IsSuccessful: func(err error) bool {
+			c := carrier.ClassOf(err)
+			return err == nil || c == carrier.Permanent || c == carrier.Partial
+		},
 		OnStateChange: func(name string, from, to gobreaker.State) {
 			d.log.Warn("carrier breaker", "carrier", name, "from", from.String(), "to", to.String())
 		},
@@ -132,12 +163,14 @@ func (d *Dispatcher) BreakerState(carrierName string) gobreaker.State {
 	return gobreaker.StateClosed
 }
 
-// Send hands m to a carrier at most once (unless the carrier is configured at-least-once).
+// Send hands m to a carrier at most once (unless the carrier is configured at-least-once), if
+// gate (nil: always open) lets it leave right before the call.
 //
 // Errors: a *carrier.Error of class Permanent (NOT_SENT; see NumberInvalid, OptedOut), ErrSendUncertain
-// (SEND_UNCERTAIN, do not retry), ErrBreakerOpen (retry later), and anything else is temporary
-// (retry; a retried Send resolves what this one left open).
-func (d *Dispatcher) Send(ctx context.Context, m carrier.Message) (Result, error) {
+// (SEND_UNCERTAIN, do not retry), *HeldError (nothing sent: hold until its time), ErrBreakerOpen
+// (retry later), the gate's error, and anything else is temporary (retry; a retried Send resolves
+// what this one left open).
+func (d *Dispatcher) Send(ctx context.Context, m carrier.Message, gate Gate) (Result, error) {
 	if m.ID == "" {
 		return Result{}, &carrier.Error{Carrier: "dispatch", Class: carrier.Permanent, Message: "message without id"}
 	}
@@ -146,17 +179,29 @@ func (d *Dispatcher) Send(ctx context.Context, m carrier.Message) (Result, error
 		return Result{}, err
 	}
 	for _, a := range past {
-		if a.State == store.AttemptAccepted {
+		switch a.State {
+		case store.AttemptAccepted:
 			return recorded(a), nil
+		case store.AttemptPartial:
+			return Result{}, partial(a)
 		}
 	}
 	for _, a := range past {
-		if a.State != store.AttemptStarted && a.State != store.AttemptUncertain {
-			continue
-		}
-		res, ok, err := d.resolve(ctx, m, a)
-		if err != nil || ok {
-			return res, err
+		switch {
+		case a.State == store.AttemptPrepared:
+			// Its call ended (the worker died or gave up) before the request left: send again.
+			err := d.attempts.AbandonPrepared(ctx, m.ID, a.Attempt, "never left: the call ended before the request was sent")
+			if errors.Is(err, store.ErrConflict) {
+				return Result{}, fmt.Errorf("%w: attempt %d of %s", ErrAttemptLeaving, a.Attempt, m.ID)
+			}
+			if err != nil {
+				return Result{}, err
+			}
+		case a.MaybeLeft():
+			res, ok, err := d.resolve(ctx, m, a)
+			if err != nil || ok {
+				return res, err
+			}
 		}
 	}
 	var lastErr error
@@ -164,6 +209,15 @@ func (d *Dispatcher) Send(ctx context.Context, m carrier.Message) (Result, error
 		if r.cb.State() == gobreaker.StateOpen {
 			lastErr = fmt.Errorf("%w: %s", ErrBreakerOpen, r.name)
 			continue
+		}
+		if gate != nil {
+			hold, err := gate(time.Now())
+			if err != nil {
+				return Result{}, err
+			}
+			if !hold.Until.IsZero() {
+				return Result{}, &HeldError{Hold: hold}
+			}
 		}
 		res, err := d.sendVia(ctx, m, r)
 		if errors.Is(err, ErrBreakerOpen) {
@@ -173,6 +227,12 @@ func (d *Dispatcher) Send(ctx context.Context, m carrier.Message) (Result, error
 		return res, err
 	}
 	return Result{}, lastErr
+}
+
+// partial is the error of a message a carrier took in part.
+func partial(a store.DispatchAttempt) error {
+	return fmt.Errorf("%w: %w", ErrSendUncertain, &carrier.Error{Carrier: a.Carrier, Class: carrier.Partial, Code: a.ErrorCode,
+		Message: a.ErrorMessage, PartIDs: a.PartIDs})
 }
 
 func recorded(a store.DispatchAttempt) Result {
@@ -219,6 +279,9 @@ func (d *Dispatcher) resolve(ctx context.Context, m carrier.Message, a store.Dis
 }
 
 func (d *Dispatcher) sendVia(ctx context.Context, m carrier.Message, r *route) (Result, error) {
+	if err := ctx.Err(); err != nil {
+		return Result{}, err // the activity is over: start no call
+	}
 	n, err := d.attempts.StartAttempt(ctx, m.ID, r.name)
 	if err != nil {
 		return Result{}, err
@@ -226,9 +289,19 @@ func (d *Dispatcher) sendVia(ctx context.Context, m carrier.Message, r *route) (
 	if m.StatusCallbackURL == "" && d.s.CallbackBaseURL != "" {
 		m.StatusCallbackURL = CallbackURL(d.s.CallbackBaseURL, r.name, m.ID)
 	}
-	callCtx, cancel := context.WithTimeout(ctx, d.s.SendTimeout)
+	// The call is bounded by SendTimeout alone, not by the caller's context: a worker stopping
+	// (or an activity deadline) must not cut a request mid-flight, which would leave the message
+	// uncertain.
+	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.s.SendTimeout)
+	defer cancel()
+	markSending := func() error { return d.markSending(ctx, m.ID, n) }
+	if _, ok := r.sender.(carrier.Departing); ok {
+		callCtx = carrier.WithDeparture(callCtx, markSending)
+	} else if err := markSending(); err != nil {
+		// Still prepared: a retried Send gives it up and sends.
+		return Result{}, err
+	}
 	rec, err := r.cb.Execute(func() (carrier.Receipt, error) { return r.sender.Send(callCtx, m) })
-	cancel()
 	switch {
 	case err == nil:
 		res, _, err := d.accept(ctx, m, n, r, rec, false)
@@ -239,8 +312,24 @@ func (d *Dispatcher) sendVia(ctx context.Context, m carrier.Message, r *route) (
 		}
 		return Result{}, fmt.Errorf("%w: %s", ErrBreakerOpen, r.name)
 	}
-	o := store.AttemptOutcome{State: store.AttemptFailed, ErrorClass: carrier.ClassOf(err).String(), ErrorMessage: err.Error()}
 	var ce *carrier.Error
+	if errors.As(err, &ce) && ce.Class == carrier.Partial {
+		o := store.AttemptOutcome{State: store.AttemptPartial, ErrorClass: ce.Class.String(), ErrorCode: ce.Code, ErrorMessage: ce.Message,
+			PartIDs: ce.PartIDs, Segments: len(ce.PartIDs)}
+		for _, id := range ce.PartIDs {
+			if id != "" {
+				o.CarrierMessageID = id
+				break
+			}
+		}
+		d.log.Warn("carrier took a multipart message in part", "carrier", r.name, "message_id", m.ID, "attempt", n, "parts", len(ce.PartIDs))
+		if ferr := d.finish(ctx, m.ID, n, o); ferr != nil {
+			// Left sending: a retried Send treats it as uncertain, never as unsent.
+			d.log.Error("dispatch: recording a partial attempt failed", "carrier", r.name, "message_id", m.ID, "attempt", n, "error", ferr)
+		}
+		return Result{}, fmt.Errorf("%w: %w", ErrSendUncertain, err)
+	}
+	o := store.AttemptOutcome{State: store.AttemptFailed, ErrorClass: carrier.ClassOf(err).String(), ErrorMessage: err.Error()}
 	if errors.As(err, &ce) {
 		o.ErrorCode = ce.Code
 	}
@@ -288,6 +377,14 @@ func (d *Dispatcher) accept(ctx context.Context, m carrier.Message, attempt int,
 		d.log.Error("dispatch: recording an accepted attempt failed", "carrier", r.name, "message_id", m.ID, "attempt", attempt, "error", err)
 	}
 	return Result{Receipt: rec, Attempt: attempt, Recovered: recovered}, true, nil
+}
+
+// markSending records, right before the request leaves, that it maybe left. It runs on the HTTP
+// client's goroutine with the request waiting: bounded, and not cut by the caller's context.
+func (d *Dispatcher) markSending(ctx context.Context, messageID string, attempt int) error {
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	return d.attempts.MarkSending(mctx, messageID, attempt)
 }
 
 // finish records an outcome even when the caller's context is done: the call already happened.

@@ -3,6 +3,7 @@ package dispatch_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -29,12 +30,12 @@ func TestExactlyOnceWithPostgres(t *testing.T) {
 	s, snd := newSim(t, "sim", sim.Options{Timeout: 1, Hang: 5 * time.Second}, true)
 	d := dispatch.New(db, dispatch.Carrier{Sender: snd}, nil, settings)
 	id := uuid.NewString()
-	r, err := d.Send(ctx, msg(id))
+	r, err := d.Send(ctx, msg(id), nil)
 	if err != nil || !r.Recovered {
 		t.Fatalf("%+v %v", r, err)
 	}
 	for range 2 {
-		if r2, err := d.Send(ctx, msg(id)); err != nil || r2.CarrierMessageID != r.CarrierMessageID {
+		if r2, err := d.Send(ctx, msg(id), nil); err != nil || r2.CarrierMessageID != r.CarrierMessageID {
 			t.Fatalf("retry %+v %v", r2, err)
 		}
 	}
@@ -54,5 +55,75 @@ func TestExactlyOnceWithPostgres(t *testing.T) {
 	}
 	if err := db.FinishAttempt(ctx, id, n, store.AttemptOutcome{State: store.AttemptAccepted, CarrierMessageID: "SMother"}); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("second acceptance: %v, want ErrConflict", err)
+	}
+}
+
+// The attempt states in PostgreSQL: prepared moves to sending only once and only from prepared;
+// a prepared attempt (a worker that died before its request left) is given up and the message
+// sent once, not uncertain; a sending one (or the older started) at a carrier that cannot be
+// asked is uncertain and never resent.
+func TestAttemptStatesWithPostgres(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, testenv.Database(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s, snd := newSim(t, "twilio", sim.Options{}, false)
+	d := dispatch.New(db, dispatch.Carrier{Sender: snd}, nil, settings)
+	states := func(id string) []string {
+		atts, err := db.DispatchAttempts(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, a := range atts {
+			out = append(out, a.State)
+		}
+		return out
+	}
+
+	crashedBefore := uuid.NewString()
+	if _, err := db.StartAttempt(ctx, crashedBefore, "twilio"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := d.Send(ctx, msg(crashedBefore), nil)
+	if err != nil || r.Attempt != 2 || r.Recovered {
+		t.Fatalf("after a crash before the request: %+v %v, want sent by attempt 2", r, err)
+	}
+	if got := states(crashedBefore); !slices.Equal(got, []string{store.AttemptAbandoned, store.AttemptAccepted}) || s.Sends(crashedBefore) != 1 {
+		t.Fatalf("states %v, %d requests; want abandoned then accepted, 1 request", got, s.Sends(crashedBefore))
+	}
+
+	for _, state := range []string{store.AttemptSending, store.AttemptStarted} {
+		id := uuid.NewString()
+		n, err := db.StartAttempt(ctx, id, "twilio")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if state == store.AttemptSending {
+			if err := db.MarkSending(ctx, id, n); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.MarkSending(ctx, id, n); !errors.Is(err, store.ErrConflict) {
+				t.Fatalf("second MarkSending: %v, want ErrConflict", err)
+			}
+			if err := db.AbandonPrepared(ctx, id, n, "x"); !errors.Is(err, store.ErrConflict) {
+				t.Fatalf("abandoning a sending attempt: %v, want ErrConflict", err)
+			}
+		} else if _, err := db.Pool.Exec(ctx, `UPDATE dispatch_attempts SET state = 'started' WHERE message_id = $1`, id); err != nil {
+			t.Fatal(err) // what a worker from before the split leaves
+		}
+		for range 2 {
+			if _, err := d.Send(ctx, msg(id), nil); !errors.Is(err, dispatch.ErrSendUncertain) {
+				t.Fatalf("%s found: %v, want ErrSendUncertain", state, err)
+			}
+		}
+		if got := states(id); !slices.Equal(got, []string{state}) || s.Sends(id) != 0 {
+			t.Fatalf("%s found: states %v, %d requests; want it alone and no request", state, got, s.Sends(id))
+		}
 	}
 }

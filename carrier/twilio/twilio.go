@@ -52,6 +52,9 @@ func New(o Options) *Client {
 // Name is the carrier name.
 func (c *Client) Name() string { return c.opts.Name }
 
+// ReportsDeparture: sends are made with carrier.NewSendRequest.
+func (c *Client) ReportsDeparture() {}
+
 // IdempotencyHeader carries our message id on a send. Twilio ignores it; the simulator dedupes on it.
 const IdempotencyHeader = "Idempotency-Key"
 
@@ -85,7 +88,7 @@ func (c *Client) Send(ctx context.Context, m carrier.Message) (carrier.Receipt, 
 		form.Set("StatusCallback", m.StatusCallbackURL)
 	}
 	endpoint := c.opts.BaseURL + "/2010-04-01/Accounts/" + url.PathEscape(c.opts.AccountSID) + "/Messages.json"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	req, err := carrier.NewSendRequest(ctx, endpoint, form.Encode())
 	if err != nil {
 		return carrier.Receipt{}, &carrier.Error{Carrier: c.Name(), Class: carrier.Permanent, Err: err}
 	}
@@ -95,13 +98,13 @@ func (c *Client) Send(ctx context.Context, m carrier.Message) (carrier.Receipt, 
 	req.SetBasicAuth(c.opts.AccountSID, c.opts.AuthToken)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return carrier.Receipt{}, carrier.TransportError(c.Name(), err)
+		return carrier.Receipt{}, carrier.TransportError(c.Name(), req, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		// The status line arrived but the body did not: the message may exist.
-		return carrier.Receipt{}, carrier.TransportError(c.Name(), err)
+		return carrier.Receipt{}, carrier.TransportError(c.Name(), req, err)
 	}
 	if resp.StatusCode/100 == 2 {
 		var msg message
@@ -137,8 +140,10 @@ func (c *Client) classify(resp *http.Response, body []byte) error {
 			e.RetryAfter = time.Duration(s) * time.Second
 		}
 	case resp.StatusCode >= 500:
-		// Twilio answers 5xx before creating the message; the simulator's 5xx injection does too.
-		e.Class = carrier.Temporary
+		// A server error came after the whole request left: Twilio (or a proxy in front of it)
+		// may have created the message before failing. Never resent blindly; a lookup by
+		// reference, where there is one, settles it.
+		e.Class = carrier.Uncertain
 	default:
 		e.Class = carrier.Permanent
 		e.NumberInvalid, e.OptedOut = codeFlags(ae.Code)

@@ -69,14 +69,35 @@ func TestSendPermanentErrors(t *testing.T) {
 	}
 }
 
-func TestSend5xxIsTemporary(t *testing.T) {
+// A 5xx comes after the whole request left: Twilio may have created the message, so it is
+// uncertain (never resent blindly), even though the simulator's 5xx takes nothing.
+func TestSend5xxIsUncertain(t *testing.T) {
 	s, c := newPair(t, sim.Options{Error5xx: 1}, false)
 	_, err := c.Send(context.Background(), msg("m-5xx", "+33612345678"))
-	if !errors.Is(err, carrier.ErrTemporary) {
-		t.Fatalf("got %v, want temporary", err)
+	if !errors.Is(err, carrier.ErrUncertain) {
+		t.Fatalf("got %v, want uncertain", err)
 	}
-	if s.Accepted() != 0 {
-		t.Fatal("a 5xx must not take the message")
+	if s.Accepted() != 0 || s.Sends("m-5xx") != 1 {
+		t.Fatalf("simulator took %d messages from %d requests, want 0 from 1", s.Accepted(), s.Sends("m-5xx"))
+	}
+}
+
+// The departure hook runs before the body leaves: refusing it sends nothing (the simulator
+// counts no request) and the failure is temporary, not uncertain.
+func TestRefusedDepartureSendsNothing(t *testing.T) {
+	s, c := newPair(t, sim.Options{}, false)
+	calls := 0
+	ctx := carrier.WithDeparture(context.Background(), func() error { calls++; return errors.New("bookkeeping down") })
+	_, err := c.Send(ctx, msg("m-held", "+33612345678"))
+	if !errors.Is(err, carrier.ErrTemporary) || !errors.Is(err, carrier.ErrDepartureRefused) {
+		t.Fatalf("got %v, want a temporary refused departure", err)
+	}
+	if calls != 1 || s.Stats().SendRequests != 0 {
+		t.Fatalf("hook called %d times, simulator saw %d send requests; want 1 and 0", calls, s.Stats().SendRequests)
+	}
+	ctx = carrier.WithDeparture(context.Background(), func() error { calls++; return nil })
+	if _, err := c.Send(ctx, msg("m-go", "+33612345678")); err != nil || calls != 2 || s.Sends("m-go") != 1 {
+		t.Fatalf("accepted departure: %v, hook calls %d, sends %d", err, calls, s.Sends("m-go"))
 	}
 }
 

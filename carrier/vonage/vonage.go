@@ -5,6 +5,7 @@ package vonage
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -48,6 +49,9 @@ func New(o Options) *Client {
 // Name is the carrier name.
 func (c *Client) Name() string { return c.opts.Name }
 
+// ReportsDeparture: sends are made with carrier.NewSendRequest.
+func (c *Client) ReportsDeparture() {}
+
 type sendResponse struct {
 	MessageCount string `json:"message-count"`
 	Messages     []struct {
@@ -76,7 +80,7 @@ func (c *Client) Send(ctx context.Context, m carrier.Message) (carrier.Receipt, 
 	if m.StatusCallbackURL != "" {
 		form.Set("callback", m.StatusCallbackURL)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.opts.BaseURL+"/sms/json", strings.NewReader(form.Encode()))
+	req, err := carrier.NewSendRequest(ctx, c.opts.BaseURL+"/sms/json", form.Encode())
 	if err != nil {
 		return carrier.Receipt{}, &carrier.Error{Carrier: c.Name(), Class: carrier.Permanent, Err: err}
 	}
@@ -84,18 +88,19 @@ func (c *Client) Send(ctx context.Context, m carrier.Message) (carrier.Receipt, 
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return carrier.Receipt{}, carrier.TransportError(c.Name(), err)
+		return carrier.Receipt{}, carrier.TransportError(c.Name(), req, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return carrier.Receipt{}, carrier.TransportError(c.Name(), err)
+		return carrier.Receipt{}, carrier.TransportError(c.Name(), req, err)
 	}
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
 		return carrier.Receipt{}, &carrier.Error{Carrier: c.Name(), Class: carrier.RateLimited, HTTPStatus: resp.StatusCode}
 	case resp.StatusCode >= 500:
-		return carrier.Receipt{}, &carrier.Error{Carrier: c.Name(), Class: carrier.Temporary, HTTPStatus: resp.StatusCode}
+		// A server error after the whole request left: the message may have been taken.
+		return carrier.Receipt{}, &carrier.Error{Carrier: c.Name(), Class: carrier.Uncertain, HTTPStatus: resp.StatusCode}
 	case resp.StatusCode/100 != 2:
 		return carrier.Receipt{}, &carrier.Error{Carrier: c.Name(), Class: carrier.Permanent, HTTPStatus: resp.StatusCode, Message: strings.TrimSpace(string(body))}
 	}
@@ -104,17 +109,40 @@ func (c *Client) Send(ctx context.Context, m carrier.Message) (carrier.Receipt, 
 		return carrier.Receipt{}, &carrier.Error{Carrier: c.Name(), Class: carrier.Uncertain, HTTPStatus: resp.StatusCode,
 			Message: "unreadable success answer", Err: err}
 	}
+	return c.receipt(sr)
+}
+
+// receipt reads the per-part answer: every part taken is a receipt; none taken is the first
+// part's refusal; some taken and some refused is a Partial error naming which parts were taken,
+// since sending again would repeat them.
+func (c *Client) receipt(sr sendResponse) (carrier.Receipt, error) {
 	r := carrier.Receipt{Carrier: c.Name(), Status: outcome.ReportQueued, Segments: len(sr.Messages), AcceptedAt: time.Now().UTC()}
+	var refused *carrier.Error
+	taken := 0
 	for _, part := range sr.Messages {
 		if part.Status != "0" {
-			// A multipart message whose first parts were accepted and a later one refused is
-			// reported as refused: the recipient gets an incomplete text at worst.
-			return carrier.Receipt{}, classifyStatus(c.Name(), part.Status, part.ErrorText)
+			if refused == nil {
+				refused = classifyStatus(c.Name(), part.Status, part.ErrorText)
+			}
+			r.PartIDs = append(r.PartIDs, "")
+			continue
 		}
+		taken++
 		r.PartIDs = append(r.PartIDs, part.MessageID)
+		if r.CarrierMessageID == "" {
+			r.CarrierMessageID = part.MessageID
+		}
 	}
-	r.CarrierMessageID = r.PartIDs[0]
-	return r, nil
+	switch {
+	case refused == nil:
+		return r, nil
+	case taken == 0:
+		return carrier.Receipt{}, refused
+	}
+	refused.Class, refused.PartIDs = carrier.Partial, r.PartIDs
+	refused.NumberInvalid, refused.OptedOut, refused.RetryAfter = false, false, 0
+	refused.Message = fmt.Sprintf("%d of %d parts taken; refused: %s", taken, len(r.PartIDs), refused.Message)
+	return carrier.Receipt{}, refused
 }
 
 // classifyStatus maps a non-zero SMS API status (https://developer.vonage.com/api-errors/sms).

@@ -78,7 +78,7 @@ func TestSendErrors(t *testing.T) {
 		{"throttled", func(w http.ResponseWriter) {
 			_, _ = w.Write([]byte(`{"message-count":"1","messages":[{"status":"1","error-text":"Throughput Rate Exceeded"}]}`))
 		}, carrier.RateLimited, "1", false},
-		{"5xx", func(w http.ResponseWriter) { w.WriteHeader(http.StatusBadGateway) }, carrier.Temporary, "", false},
+		{"5xx after the request left", func(w http.ResponseWriter) { w.WriteHeader(http.StatusBadGateway) }, carrier.Uncertain, "", false},
 		{"timeout", func(w http.ResponseWriter) { time.Sleep(400 * time.Millisecond) }, carrier.Uncertain, "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -89,6 +89,30 @@ func TestSendErrors(t *testing.T) {
 				t.Fatalf("got %#v", err)
 			}
 		})
+	}
+}
+
+// Two parts taken, the third throttled: a Partial error naming the parts taken, not a
+// rate-limit to retry (a resend would repeat the parts taken).
+func TestSendPartialMultipart(t *testing.T) {
+	c := fakeVonage(t, func(w http.ResponseWriter, _ url.Values) {
+		_, _ = w.Write([]byte(`{"message-count":"3","messages":[
+			{"message-id":"P1","status":"0"},{"message-id":"P2","status":"0"},{"status":"1","error-text":"Throughput Rate Exceeded"}]}`))
+	})
+	_, err := c.Send(context.Background(), m)
+	var ce *carrier.Error
+	if !errors.As(err, &ce) || ce.Class != carrier.Partial || !errors.Is(err, carrier.ErrPartial) || ce.Code != "1" {
+		t.Fatalf("got %#v, want a partial error with the refusal's code", err)
+	}
+	if len(ce.PartIDs) != 3 || ce.PartIDs[0] != "P1" || ce.PartIDs[1] != "P2" || ce.PartIDs[2] != "" || ce.RetryAfter != 0 {
+		t.Fatalf("parts %q, retry after %v", ce.PartIDs, ce.RetryAfter)
+	}
+	// Every part refused is the refusal itself.
+	c = fakeVonage(t, func(w http.ResponseWriter, _ url.Values) {
+		_, _ = w.Write([]byte(`{"message-count":"2","messages":[{"status":"7","error-text":"Number barred"},{"status":"7"}]}`))
+	})
+	if _, err := c.Send(context.Background(), m); !errors.As(err, &ce) || ce.Class != carrier.Permanent {
+		t.Fatalf("all parts refused: %#v", err)
 	}
 }
 

@@ -58,7 +58,10 @@ func run(logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	w, err := workflows.NewWorker(ctx, tc, cfg.TemporalNamespace, cfg.TemporalTaskQueue, worker.Options{}, acts)
+	// On SIGTERM the worker stops polling and lets running activities finish for
+	// WorkerStopTimeout before cancelling them: an in-flight carrier call ends with its answer.
+	w, err := workflows.NewWorker(ctx, tc, cfg.TemporalNamespace, cfg.TemporalTaskQueue,
+		worker.Options{WorkerStopTimeout: cfg.WorkerStopTimeout}, acts)
 	if err != nil {
 		return err
 	}

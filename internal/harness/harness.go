@@ -55,11 +55,17 @@ type Options struct {
 	// simulator took the message stays uncertain. The simulator signs its callbacks its own way,
 	// which the Twilio webhook refuses: no status report reaches the message.
 	SimAsTwilio bool
+	// ExternalWorker: start no worker in the process; the test runs cmd/worker itself with
+	// Stack.Env (fault tests that kill it).
+	ExternalWorker bool
 }
 
 // Stack is a running smsflow.
 type Stack struct {
-	Config  config.Config
+	Config config.Config
+	// Env is the environment Config was read from: a worker process started with it (and
+	// SMSFLOW_ENV=development: the harness's secrets are published ones) joins this stack.
+	Env     map[string]string
 	DB      *store.Store
 	HubSpot *hubspottest.Fake
 	Sim     *sim.Sim
@@ -121,6 +127,7 @@ func Start(ctx context.Context, tc client.Client, o Options) (s *Stack, err erro
 	for k, v := range o.Env {
 		env[k] = v
 	}
+	s.Env = env
 	if s.Config, err = config.FromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
 		return nil, err
 	}
@@ -146,19 +153,21 @@ func Start(ctx context.Context, tc client.Client, o Options) (s *Stack, err erro
 		return nil, err
 	}
 
-	acts, err := activities.FromConfig(s.Config, s.DB, o.Log)
-	if err != nil {
-		return nil, err
+	if !o.ExternalWorker {
+		acts, err := activities.FromConfig(s.Config, s.DB, o.Log)
+		if err != nil {
+			return nil, err
+		}
+		acts.Config.ComplianceShift = o.ComplianceShift
+		w, err := workflows.NewWorker(ctx, tc, s.Config.TemporalNamespace, s.Config.TemporalTaskQueue, o.Worker, acts)
+		if err != nil {
+			return nil, err
+		}
+		if err = w.Start(); err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, w.Stop)
 	}
-	acts.Config.ComplianceShift = o.ComplianceShift
-	w, err := workflows.NewWorker(ctx, tc, s.Config.TemporalNamespace, s.Config.TemporalTaskQueue, o.Worker, acts)
-	if err != nil {
-		return nil, err
-	}
-	if err = w.Start(); err != nil {
-		return nil, err
-	}
-	s.closers = append(s.closers, w.Stop)
 
 	srv := &http.Server{Handler: api.NewRouter(api.Deps{Log: o.Log, Config: s.Config, Temporal: tc, Store: s.DB})}
 	go func() { _ = srv.Serve(ln) }()
