@@ -57,10 +57,9 @@ type Config struct {
 	StopShortCode string
 	PhoneHashKey  []byte
 	Defaults      Settings
-	// ComplianceShift moves the instant the country windows are evaluated at, and back: tests
-	// use it to place a real run on a Sunday evening in Paris without waiting for one. Zero in
-	// production.
-	ComplianceShift time.Duration
+	// ComplianceClock is the clock the country windows are evaluated on: the real one in
+	// production (the zero value); tests move it to a Sunday evening in Paris, or speed it up.
+	ComplianceClock ComplianceClock
 }
 
 // Activities holds the clients the activities need.

@@ -51,7 +51,7 @@ func TestQuotaWake(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			a := &Activities{Config: Config{ComplianceShift: c.shift}}
+			a := &Activities{Config: Config{ComplianceClock: ComplianceClock{Shift: c.shift}}}
 			got, why := a.quotaWake(utc(c.resets), DispatchCheckInput{Country: c.country, Timezones: c.zones, MessageType: c.messageType})
 			if !got.Equal(utc(c.want)) {
 				t.Errorf("wake = %s, want %s (%s)", got.UTC().Format(time.RFC3339), c.want, why)

@@ -87,7 +87,7 @@ func (a *Activities) Dispatch(ctx context.Context, in DispatchInput) (DispatchRe
 }
 
 // windowGate holds a marketing message outside its country's window, on the compliance clock
-// (Config.ComplianceShift); nil for an input without Country or MessageType.
+// (Config.ComplianceClock); nil for an input without Country or MessageType.
 func (a *Activities) windowGate(in DispatchInput) dispatch.Gate {
 	if in.Country == "" || in.MessageType == "" {
 		return nil
@@ -102,15 +102,15 @@ func (a *Activities) windowGate(in DispatchInput) dispatch.Gate {
 }
 
 // nextSendTime is the window's decision at `at`: the compliance rules see at moved by
-// Config.ComplianceShift, and the send time comes back on the real clock.
+// Config.ComplianceClock, and the send time comes back on the real clock.
 func (a *Activities) nextSendTime(at time.Time, country string, zones []string, messageType string) (compliance.Decision, error) {
 	category, err := compliance.ParseCategory(messageType)
 	if err != nil {
 		return compliance.Decision{}, err
 	}
-	shift := a.Config.ComplianceShift
-	d, err := rules.NextSendTime(at.Add(shift), compliance.Recipient{Country: country, Timezones: zones}, category)
-	d.SendAt = d.SendAt.Add(-shift)
+	clock := a.Config.ComplianceClock
+	d, err := rules.NextSendTime(clock.At(at), compliance.Recipient{Country: country, Timezones: zones}, category)
+	d.SendAt = clock.Real(d.SendAt)
 	return d, err
 }
 

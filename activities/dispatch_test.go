@@ -130,8 +130,8 @@ func frenchMarketing(id string) activities.DispatchInput {
 
 // shiftTo places the activities' compliance clock at the Paris wall time at.
 func shiftTo(s *stack, at time.Time) time.Duration {
-	s.acts.Config.ComplianceShift = at.Sub(time.Now())
-	return s.acts.Config.ComplianceShift
+	s.acts.Config.ComplianceClock.Shift = at.Sub(time.Now())
+	return s.acts.Config.ComplianceClock.Shift
 }
 
 var paris = func() *time.Location {

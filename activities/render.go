@@ -117,13 +117,13 @@ func (a *Activities) render(ctx context.Context, in RenderInput) (Rendered, erro
 	if in.SendAt != nil && in.SendAt.After(from) {
 		from = *in.SendAt
 	}
-	shift := a.Config.ComplianceShift
-	d, err := rules.NextSendTime(from.Add(shift), compliance.Recipient{Country: in.Country, Timezones: in.Timezones}, category)
+	clock := a.Config.ComplianceClock
+	d, err := rules.NextSendTime(clock.At(from), compliance.Recipient{Country: in.Country, Timezones: in.Timezones}, category)
 	if err != nil {
 		out.ErrorCode, out.ErrorMessage = outcome.ComplianceError, err.Error()
 		return out, nil
 	}
-	d.SendAt = d.SendAt.Add(-shift)
+	d.SendAt = clock.Real(d.SendAt)
 	out.SendAt, out.Held, out.HeldReason, out.RulesVersion = d.SendAt, d.Held, d.Reason, d.RulesVersion
 	if !d.Held && in.SendAt != nil && in.SendAt.After(in.Now) {
 		out.HeldReason = "scheduled by the workflow's send_at"

@@ -113,3 +113,56 @@ func TestFailingHubSpotAndCancelledWorkflow(t *testing.T) {
 	t.Logf("failing HubSpot: workflow closed %s with %d refusals stored; cancelled message: NOT_SENT CANCELLED, completed FAIL_CONTINUE", res.Status, refusals)
 	s.history(held, "failure_cleanup")
 }
+
+// Fault test: a French marketing message whose carrier fails until the window closes at 22:00.
+// The dispatch retries that run past 22:00 find the window closed at the carrier call and the
+// message goes back to a durable hold: nothing reaches the carrier that night, and it leaves at
+// 08:00. The country windows' clock runs 1,200 times faster than the real one (a night in 30 s);
+// the workflow's timers and the activity retries run on the real clock.
+func TestMarketingNotSentAfterTheWindowCloses(t *testing.T) {
+	const speed = 1200
+	s := newStack(t, stackOptions{parisNow: time.Date(2026, 11, 30, 21, 40, 0, 0, paris), clockSpeed: speed}) // a Monday
+	contact(s, "924", "+33612345684")
+	closes := time.Date(2026, 11, 30, 22, 0, 0, 0, paris)
+	opens := time.Date(2026, 12, 1, 8, 0, 0, 0, paris)
+	s.sim.SetFaults(1, 0, 0) // every send answered 503, nothing taken
+	id := send(t, s, "cb-window-retries", 924, inputs("message_type", "marketing", "message", "Promo -20%"))
+
+	var failedAttempts int
+	for s.clock.At(time.Now()).Before(closes) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	failedAttempts = s.sim.Stats().Injected5xx
+	s.sim.SetFaults(0, 0, 0) // the carrier is back at 22:00
+	if failedAttempts == 0 {
+		t.Fatal("the carrier was never tried before the window closed")
+	}
+
+	var st workflows.MessageState
+	for deadline := time.Now().Add(30 * time.Second); st.WakeAt == nil && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		st = s.state(id)
+	}
+	if st.WakeAt == nil {
+		t.Fatal("the message never went back to the hold after the window closed")
+	}
+	if wake := s.clock.At(*st.WakeAt).In(paris); wake.Sub(opens).Abs() > time.Minute {
+		t.Fatalf("held until %v on the windows' clock, want the opening %v", wake, opens)
+	}
+	var sentAt time.Time
+	for deadline := time.Now().Add(90 * time.Second); s.sim.Stats().Accepted == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the message was never sent after the window opened")
+		}
+	}
+	sentAt = s.clock.At(time.Now()).In(paris)
+	if sentAt.Before(opens) || sentAt.After(opens.Add(30*time.Minute)) {
+		t.Fatalf("the carrier took the message at %v, want at the 08:00 opening", sentAt)
+	}
+	expectCompletion(t, s, "cb-window-retries", outcome.SMSSent, "")
+	if n := s.sim.Stats().Accepted; n != 1 {
+		t.Fatalf("the carrier took %d messages, want 1", n)
+	}
+	t.Logf("window closed during retries: %d failed attempts before 22:00, none between 22:00 and 08:00, taken at %s Paris (clock ×%d)",
+		failedAttempts, sentAt.Format("Mon 15:04:05"), speed)
+	s.history(id, "window_closed_during_retries")
+}

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"smsflow/activities"
 	"smsflow/carrier/sim"
 	"smsflow/hubspot/hubspottest"
 	"smsflow/internal/harness"
@@ -34,6 +35,7 @@ type stack struct {
 	hubspot *hubspottest.Fake
 	sim     *sim.Sim
 	apiURL  string
+	clock   activities.ComplianceClock // the country windows' clock
 }
 
 type stackOptions struct {
@@ -41,8 +43,10 @@ type stackOptions struct {
 	settings map[string]any    // the portal's settings
 	env      map[string]string // configuration overrides
 	// parisNow places the run's compliance clock at this Paris wall time (see
-	// activities.Config.ComplianceShift); zero: the real clock.
-	parisNow time.Time
+	// activities.Config.ComplianceClock); zero: the real clock. clockSpeed runs that clock
+	// faster (compliance seconds per real second): a night in seconds.
+	parisNow   time.Time
+	clockSpeed float64
 	// simAsTwilio reaches the simulator through the Twilio adapter (harness.Options.SimAsTwilio).
 	simAsTwilio bool
 }
@@ -54,14 +58,15 @@ func newStack(t *testing.T, o stackOptions) *stack {
 		TaskQueue: "e2e-" + testenv.RandomID(), Sim: o.sim, SimAsTwilio: o.simAsTwilio, Settings: o.settings, Env: o.env,
 		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	if !o.parisNow.IsZero() {
-		ho.ComplianceShift = o.parisNow.Sub(time.Now())
+		now := time.Now()
+		ho.ComplianceClock = activities.ComplianceClock{Shift: o.parisNow.Sub(now), Origin: now, Speed: o.clockSpeed}
 	}
 	h, err := harness.Start(context.Background(), tc, ho)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(h.Close)
-	return &stack{Stack: h, t: t, tc: tc, db: h.DB, hubspot: h.HubSpot, sim: h.Sim, apiURL: h.APIURL}
+	return &stack{Stack: h, t: t, tc: tc, db: h.DB, hubspot: h.HubSpot, sim: h.Sim, apiURL: h.APIURL, clock: ho.ComplianceClock}
 }
 
 // execute plays HubSpot running the "Send SMS" action on a contact.

@@ -46,8 +46,8 @@ type Options struct {
 	Sim             sim.Options
 	Settings        map[string]any    // the portal's settings; default: listen 2 s after completion
 	Env             map[string]string // configuration overrides
-	// ComplianceShift moves the country-window clock (activities.Config.ComplianceShift).
-	ComplianceShift time.Duration
+	// ComplianceClock is the country-window clock (activities.Config.ComplianceClock).
+	ComplianceClock activities.ComplianceClock
 	Worker          worker.Options
 	Log             *slog.Logger
 	// SimAsTwilio reaches the simulator through the Twilio adapter (CARRIER_PRIMARY=twilio), as
@@ -158,7 +158,7 @@ func Start(ctx context.Context, tc client.Client, o Options) (s *Stack, err erro
 		if err != nil {
 			return nil, err
 		}
-		acts.Config.ComplianceShift = o.ComplianceShift
+		acts.Config.ComplianceClock = o.ComplianceClock
 		w, err := workflows.NewWorker(ctx, tc, s.Config.TemporalNamespace, s.Config.TemporalTaskQueue, o.Worker, acts)
 		if err != nil {
 			return nil, err
