@@ -16,6 +16,7 @@ import (
 
 	"smsflow/activities"
 	"smsflow/config"
+	"smsflow/signalbox"
 	"smsflow/store"
 	"smsflow/workflows"
 )
@@ -62,6 +63,8 @@ func run(logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// Inbound events the API stored but could not signal reach their workflows from here.
+	go func() { _ = signalbox.New(db, tc, logger, signalbox.Options{}).Run(ctx) }()
 	logger.Info("worker started", "task_queue", cfg.TemporalTaskQueue, "namespace", cfg.TemporalNamespace)
 	errc := make(chan error, 1)
 	go func() { errc <- w.Run(worker.InterruptCh()) }()

@@ -24,6 +24,7 @@ import (
 	"smsflow/config"
 	"smsflow/hubspot"
 	"smsflow/hubspot/hubspottest"
+	"smsflow/signalbox"
 	"smsflow/store"
 	"smsflow/workflows"
 )
@@ -49,7 +50,9 @@ type Options struct {
 	// ComplianceShift moves the country-window clock (activities.Config.ComplianceShift).
 	ComplianceShift time.Duration
 	Worker          worker.Options
-	Log             *slog.Logger
+	// Signals tunes the sweeper delivering stored inbound events (defaults: signalbox.Options).
+	Signals signalbox.Options
+	Log     *slog.Logger
 }
 
 // Stack is a running smsflow.
@@ -150,6 +153,10 @@ func Start(ctx context.Context, tc client.Client, o Options) (s *Stack, err erro
 		return nil, err
 	}
 	s.closers = append(s.closers, w.Stop)
+	sweepCtx, stopSweeper := context.WithCancel(context.WithoutCancel(ctx))
+	swept := make(chan struct{})
+	go func() { _ = signalbox.New(s.DB, tc, o.Log, o.Signals).Run(sweepCtx); close(swept) }()
+	s.closers = append(s.closers, func() { stopSweeper(); <-swept })
 
 	srv := &http.Server{Handler: api.NewRouter(api.Deps{Log: o.Log, Config: s.Config, Temporal: tc, Store: s.DB})}
 	go func() { _ = srv.Serve(ln) }()
