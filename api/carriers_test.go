@@ -244,7 +244,7 @@ func (e *hookEnv) sweep() {
 	if _, err := e.db.Pool.Exec(context.Background(), `UPDATE message_events SET signal_due_at = now() WHERE signalled_at IS NULL`); err != nil {
 		e.t.Fatal(err)
 	}
-	if _, err := signalbox.New(e.db, e.tc, slog.New(slog.DiscardHandler), signalbox.Options{}).Sweep(context.Background()); err != nil {
+	if _, err := signalbox.New(e.db, signalbox.ClientSignaller{Client: e.tc}, slog.New(slog.DiscardHandler), signalbox.Options{}).Sweep(context.Background()); err != nil {
 		e.t.Fatal(err)
 	}
 }

@@ -30,7 +30,7 @@ var fastSignalTimeout = 2 * time.Second
 func newSignalBox(d Deps) *signalbox.Box {
 	var tc signalbox.Signaller
 	if d.Temporal != nil {
-		tc = d.Temporal
+		tc = signalbox.ClientSignaller{Client: d.Temporal, Namespace: d.Config.TemporalNamespace}
 	}
 	return signalbox.New(d.Store, tc, d.Log, signalbox.Options{SignalTimeout: fastSignalTimeout, MarkFor: 3 * time.Second})
 }

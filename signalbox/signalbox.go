@@ -7,29 +7,26 @@ package signalbox
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.temporal.io/api/serviceerror"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"smsflow/store"
 	"smsflow/workflows"
 )
 
-// Signaller sends a signal to a workflow; a Temporal client is one.
-type Signaller interface {
-	SignalWorkflow(ctx context.Context, workflowID, runID, signalName string, arg interface{}) error
-}
-
 // Options tune a Box; zero values take the defaults beside them.
 type Options struct {
 	// PollInterval separates sweeps that found less than a batch (1 s).
 	PollInterval time.Duration
-	// Batch is how many signals one sweep claims (100).
+	// Batch is how many messages' signals one sweep claims (100).
 	Batch int
 	// Lease is how long a claim keeps other sweepers off a signal (1 min); it must outlast a
 	// batch: Parallel deliveries at once, each bounded by SignalTimeout and MarkFor.
@@ -103,7 +100,7 @@ func (b *Box) Deliver(ctx context.Context, p store.PendingSignal) error {
 	var invalid *serviceerror.InvalidArgument
 	switch {
 	case err == nil:
-	case errors.As(err, &notFound):
+	case errors.As(err, &notFound) || status.Code(err) == codes.NotFound:
 		result = store.SignalGone
 		b.log.Info("inbound event for a workflow that is gone: stored only", "message_id", p.MessageID, "signal", p.Name, "event_seq", p.Seq)
 	case errors.As(err, &invalid):
@@ -125,9 +122,7 @@ func (b *Box) signal(ctx context.Context, p store.PendingSignal) error {
 	}
 	sctx, cancel := context.WithTimeout(ctx, b.o.SignalTimeout)
 	defer cancel()
-	// The payload is the JSON of the signal's type: sent as is, the workflow decodes it as if
-	// the struct itself had been sent.
-	return b.temporal.SignalWorkflow(sctx, workflows.SMSWorkflowID(p.MessageID), "", p.Name, json.RawMessage(p.Payload))
+	return b.temporal.Signal(sctx, workflows.SMSWorkflowID(p.MessageID), p.Name, p.Payload, "smsflow-event-"+strconv.FormatInt(p.Seq, 10))
 }
 
 // mark records the outcome, retrying for MarkFor while PostgreSQL does not answer.

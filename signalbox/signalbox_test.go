@@ -110,8 +110,9 @@ func (e *env) result(seq int64) string {
 
 var quiet = slog.New(slog.DiscardHandler)
 
-// Three sweepers racing over 40 owed signals of 10 workflows deliver each exactly once, each
-// message's in the order stored, with the payload the workflow expects.
+// Three sweepers racing over 40 owed signals of 10 workflows deliver each exactly once, with the
+// payload the workflow expects; a message's signals arrive in the order stored (which racing
+// sweepers keep as long as a claim takes whole messages).
 func TestSweepersDeliverEachSignalOnce(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
@@ -126,7 +127,7 @@ func TestSweepersDeliverEachSignalOnce(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	for range 3 {
-		box := signalbox.New(e.db, e.tc, quiet, signalbox.Options{Batch: 7, Parallel: 3})
+		box := signalbox.New(e.db, signalbox.ClientSignaller{Client: e.tc}, quiet, signalbox.Options{Batch: 7, Parallel: 3})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -176,7 +177,7 @@ func TestSweepRetriesThenDelivers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer down.Close()
-	broken := signalbox.New(e.db, down, quiet, signalbox.Options{SignalTimeout: 300 * time.Millisecond})
+	broken := signalbox.New(e.db, signalbox.ClientSignaller{Client: down}, quiet, signalbox.Options{SignalTimeout: 300 * time.Millisecond})
 	start := time.Now()
 	if n, err := broken.Sweep(ctx); n != 2 || err == nil {
 		t.Fatalf("sweep with Temporal down = %d %v, want 2 claimed and an error", n, err)
@@ -193,11 +194,11 @@ func TestSweepRetriesThenDelivers(t *testing.T) {
 	if attempts != 1 || dueIn <= 0 || dueIn > 1.5 {
 		t.Fatalf("after the failure: attempts %d, due in %.2fs; want 1 failed try, due within a backoff of 1 s", attempts, dueIn)
 	}
-	if n, _ := signalbox.New(e.db, e.tc, quiet, signalbox.Options{}).Sweep(ctx); n != 0 {
+	if n, _ := signalbox.New(e.db, signalbox.ClientSignaller{Client: e.tc}, quiet, signalbox.Options{}).Sweep(ctx); n != 0 {
 		t.Fatalf("a sweep before the backoff took %d signals", n)
 	}
 	time.Sleep(1200 * time.Millisecond)
-	if _, err := signalbox.New(e.db, e.tc, quiet, signalbox.Options{}).Sweep(ctx); err != nil {
+	if _, err := signalbox.New(e.db, signalbox.ClientSignaller{Client: e.tc}, quiet, signalbox.Options{}).Sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if got := e.reports(live); len(got) != 1 || got[0].EventID != "SMlive" {
@@ -217,7 +218,7 @@ func TestRunDeliversWhatArrives(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		_ = signalbox.New(e.db, e.tc, quiet, signalbox.Options{PollInterval: 100 * time.Millisecond}).Run(ctx)
+		_ = signalbox.New(e.db, signalbox.ClientSignaller{Client: e.tc}, quiet, signalbox.Options{PollInterval: 100 * time.Millisecond}).Run(ctx)
 		close(done)
 	}()
 	m := e.workflow()
@@ -230,5 +231,26 @@ func TestRunDeliversWhatArrives(t *testing.T) {
 	<-done
 	if got := e.reports(m); len(got) != 1 {
 		t.Fatalf("reports %+v, want one", got)
+	}
+}
+
+// A signal tried again after Temporal took it but the answer was lost (here: its mark undone) is
+// not applied twice: the request id is the event's, and Temporal takes a request id once.
+func TestRepeatedSignalAppliedOnce(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	m := e.workflow()
+	seq := e.owe(m, "SMrepeat")
+	box := signalbox.New(e.db, signalbox.ClientSignaller{Client: e.tc}, quiet, signalbox.Options{})
+	for range 3 {
+		if n, err := box.Sweep(ctx); n != 1 || err != nil {
+			t.Fatalf("sweep = %d %v", n, err)
+		}
+		if _, err := e.db.Pool.Exec(ctx, `UPDATE message_events SET signalled_at = NULL, signal_due_at = now() WHERE seq = $1`, seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := e.reports(m); len(got) != 1 {
+		t.Fatalf("the workflow got the report %d times, want once", len(got))
 	}
 }

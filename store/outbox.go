@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -27,21 +28,34 @@ type PendingSignal struct {
 // pendingColumns are a PendingSignal's columns of message_events aliased e.
 const pendingColumns = `e.seq, e.message_id::text, e.signal_name, e.signal_payload, e.signal_attempts`
 
-// ClaimDueSignals claims up to limit owed signals whose time has come, oldest first, each for
-// lease: until then no other claim takes them, whichever process asks. Rows another claimer is
-// locking are skipped, not waited for.
+// claimLockClass is the class of the transaction advisory locks (class, message) a claim takes
+// ("sb" in ASCII): two claimers never take rows of one message at once.
+const claimLockClass int32 = 0x7362
+
+// ClaimDueSignals claims the owed signals whose time has come of the messages owing the oldest
+// (up to limit messages), each signal for lease: until then no other claim takes it, whichever
+// process asks. A claim takes all of a message's due signals or none (another claimer holding
+// the message's lock has them), so one sweeper delivers them, in order. Nothing waits for a lock.
 func (s *Store) ClaimDueSignals(ctx context.Context, limit int, lease time.Duration) ([]PendingSignal, error) {
-	rows, _ := s.Pool.Query(ctx, `WITH due AS (
+	rows, _ := s.Pool.Query(ctx, `WITH oldest AS (
+		SELECT DISTINCT message_id FROM (SELECT message_id FROM message_events
+			WHERE signalled_at IS NULL AND message_id IS NOT NULL AND signal_name IS NOT NULL AND signal_due_at <= now()
+			ORDER BY signal_due_at, seq LIMIT $1) o),
+	mine AS MATERIALIZED (
+		SELECT message_id FROM oldest WHERE pg_try_advisory_xact_lock($3, hashtext(message_id::text))),
+	due AS (
 		SELECT seq FROM message_events
-		WHERE signalled_at IS NULL AND message_id IS NOT NULL AND signal_name IS NOT NULL AND signal_due_at <= now()
-		ORDER BY signal_due_at, seq LIMIT $1 FOR UPDATE SKIP LOCKED)
+		WHERE message_id IN (SELECT message_id FROM mine)
+		AND signalled_at IS NULL AND signal_name IS NOT NULL AND signal_due_at <= now()
+		FOR UPDATE SKIP LOCKED)
 	UPDATE message_events e SET signal_due_at = now() + $2 * interval '1 millisecond', signal_claimed_at = now()
 	FROM due WHERE e.seq = due.seq
-	RETURNING `+pendingColumns, limit, lease.Milliseconds())
+	RETURNING `+pendingColumns, limit, lease.Milliseconds(), claimLockClass)
 	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[PendingSignal])
 	if err != nil {
 		return nil, fmt.Errorf("store: claim due signals: %w", err)
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
 	return out, nil
 }
 

@@ -64,7 +64,8 @@ func run(logger *slog.Logger) error {
 		return err
 	}
 	// Inbound events the API stored but could not signal reach their workflows from here.
-	go func() { _ = signalbox.New(db, tc, logger, signalbox.Options{}).Run(ctx) }()
+	sweeper := signalbox.New(db, signalbox.ClientSignaller{Client: tc, Namespace: cfg.TemporalNamespace}, logger, signalbox.Options{})
+	go func() { _ = sweeper.Run(ctx) }()
 	logger.Info("worker started", "task_queue", cfg.TemporalTaskQueue, "namespace", cfg.TemporalNamespace)
 	errc := make(chan error, 1)
 	go func() { errc <- w.Run(worker.InterruptCh()) }()

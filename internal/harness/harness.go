@@ -155,7 +155,8 @@ func Start(ctx context.Context, tc client.Client, o Options) (s *Stack, err erro
 	s.closers = append(s.closers, w.Stop)
 	sweepCtx, stopSweeper := context.WithCancel(context.WithoutCancel(ctx))
 	swept := make(chan struct{})
-	go func() { _ = signalbox.New(s.DB, tc, o.Log, o.Signals).Run(sweepCtx); close(swept) }()
+	sweeper := signalbox.New(s.DB, signalbox.ClientSignaller{Client: tc, Namespace: s.Config.TemporalNamespace}, o.Log, o.Signals)
+	go func() { _ = sweeper.Run(sweepCtx); close(swept) }()
 	s.closers = append(s.closers, func() { stopSweeper(); <-swept })
 
 	srv := &http.Server{Handler: api.NewRouter(api.Deps{Log: o.Log, Config: s.Config, Temporal: tc, Store: s.DB})}
