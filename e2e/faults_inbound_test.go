@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -37,12 +38,31 @@ import (
 
 const faultMessages = 30
 
-// faultStack runs a harness on the given Temporal and database.
-func faultStack(t *testing.T, tc client.Client, temporalAddr, databaseURL string, o stackOptions, signals signalbox.Options) *stack {
+// refusals counts the webhooks the API answered 503 (it logs each "carrier webhook: …" error).
+type refusals struct {
+	slog.Handler
+	n *atomic.Int64
+}
+
+func (r refusals) Handle(ctx context.Context, rec slog.Record) error {
+	if strings.HasPrefix(rec.Message, "carrier webhook: ") && rec.Level >= slog.LevelError {
+		r.n.Add(1)
+	}
+	return r.Handler.Handle(ctx, rec)
+}
+
+func (r refusals) WithAttrs(as []slog.Attr) slog.Handler {
+	return refusals{r.Handler.WithAttrs(as), r.n}
+}
+func (r refusals) WithGroup(g string) slog.Handler { return refusals{r.Handler.WithGroup(g), r.n} }
+
+// faultStack runs a harness on the given Temporal and database; refused counts the webhooks
+// answered 503.
+func faultStack(t *testing.T, tc client.Client, temporalAddr, databaseURL string, o stackOptions, signals signalbox.Options, refused *atomic.Int64) *stack {
 	t.Helper()
 	h, err := harness.Start(context.Background(), tc, harness.Options{DatabaseURL: databaseURL, TemporalAddress: temporalAddr,
 		TaskQueue: "e2e-fault-" + testenv.RandomID(), Sim: o.sim, Settings: o.settings, Env: o.env, Signals: signals,
-		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))})
+		Log: slog.New(refusals{slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError}), refused})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +181,7 @@ func TestFaultTemporalDownDuringReports(t *testing.T) {
 	// The simulator takes the sends and never reports: the test posts the reports itself, while
 	// Temporal is down. The sweeper's backoff is capped at 5 s to bound the test.
 	s := faultStack(t, tc, temporal.Address, testenv.Database(t), stackOptions{sim: sim.Options{Delay: time.Hour},
-		settings: map[string]any{"listen_after": "2s", "delivery_timeout": "5m"}}, signalbox.Options{MaxBackoff: 5 * time.Second})
+		settings: map[string]any{"listen_after": "2s", "delivery_timeout": "5m"}}, signalbox.Options{MaxBackoff: 5 * time.Second}, new(atomic.Int64))
 
 	ids := sendBurst(t, s, "cb-tdown", faultMessages, 0)
 	sids := map[string]string{}
@@ -235,26 +255,29 @@ func TestFaultPostgresRestartDuringBurst(t *testing.T) {
 	ctx := context.Background()
 	pg := testenv.OwnPostgres(t)
 	tc := testenv.Temporal(t)
-	// 2 s between a message's callbacks: the simulator retries a refused callback after 2 s and
-	// 4 s, like a carrier retrying a webhook that failed, which a restart must fit in.
-	s := faultStack(t, tc, os.Getenv("TEMPORAL_ADDRESS"), pg.URL, stackOptions{sim: sim.Options{Delay: 2 * time.Second},
-		settings: map[string]any{"listen_after": "2s", "delivery_timeout": "3m"}}, signalbox.Options{MaxBackoff: 5 * time.Second})
+	// 1 s between a message's callbacks: the simulator retries a refused callback after 1 s and
+	// 2 s, as a carrier may retry a webhook that failed once; the restart must fit in that.
+	var refused atomic.Int64
+	s := faultStack(t, tc, os.Getenv("TEMPORAL_ADDRESS"), pg.URL, stackOptions{sim: sim.Options{Delay: time.Second},
+		settings: map[string]any{"listen_after": "2s", "delivery_timeout": "3m"}}, signalbox.Options{MaxBackoff: 5 * time.Second}, &refused)
 
 	idsc := make(chan []string, 1)
 	start := time.Now()
-	go func() { idsc <- sendBurst(t, s, "cb-pgrestart", faultMessages, 200*time.Millisecond) }()
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+	go func() { idsc <- sendBurst(t, s, "cb-pgrestart", faultMessages, 150*time.Millisecond) }()
+	// Restart once the first messages are delivered, while the rest are being sent.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
 		var reports int
 		_ = s.db.Pool.QueryRow(ctx, `SELECT count(*) FROM message_events WHERE kind = 'delivery' AND status = 'delivered'`).Scan(&reports)
-		if reports >= 3 {
+		if reports >= 1 {
 			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("no delivery report stored within a minute")
 		}
 	}
-	var sentBefore int
-	_ = s.db.Pool.QueryRow(ctx, `SELECT count(*) FROM dispatch_attempts WHERE state = 'accepted'`).Scan(&sentBefore)
+	var sentBefore, reportsBefore int
+	_ = s.db.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM dispatch_attempts WHERE state = 'accepted'),
+		(SELECT count(*) FROM message_events WHERE kind = 'delivery')`).Scan(&sentBefore, &reportsBefore)
 	stopAt := time.Now()
 	if err := pg.Stop(); err != nil {
 		t.Fatal(err)
@@ -266,10 +289,14 @@ func TestFaultPostgresRestartDuringBurst(t *testing.T) {
 	ids := <-idsc
 	expectDeliveredOnce(t, s, ids)
 	st := s.sim.Stats()
-	t.Logf("PostgreSQL restarted %.1fs into the burst (%d of %d sends accepted before), down %v; all %d SMS_DELIVERED after %.1fs, "+
-		"each with 1 report signal and 1 DELIVERED; carrier: %d accepted, %d duplicates, %d callbacks taken, %d given up",
-		stopAt.Sub(start).Seconds(), sentBefore, faultMessages, downFor.Round(time.Millisecond), faultMessages,
-		time.Since(start).Seconds(), st.Accepted, st.Duplicates, st.Callbacks, st.CallbackFailures)
+	t.Logf("PostgreSQL restarted %.1fs into the burst (%d of %d sends accepted and %d of %d reports stored before), down %v; "+
+		"%d webhooks answered 503 meanwhile and were retried; all %d SMS_DELIVERED after %.1fs, each with 1 report signal and 1 DELIVERED; "+
+		"carrier: %d accepted, %d duplicate sends, %d callbacks taken, %d given up",
+		stopAt.Sub(start).Seconds(), sentBefore, faultMessages, reportsBefore, 3*faultMessages, downFor.Round(time.Millisecond),
+		refused.Load(), faultMessages, time.Since(start).Seconds(), st.Accepted, st.Duplicates, st.Callbacks, st.CallbackFailures)
+	if st.CallbackFailures != 0 || st.Callbacks != 3*faultMessages {
+		t.Errorf("the carrier gave up %d callbacks and had %d taken, want 0 and %d", st.CallbackFailures, st.Callbacks, 3*faultMessages)
+	}
 }
 
 // (6) 1,000 clicks on one link of one message: PostgreSQL counts them all, the workflow gets one
