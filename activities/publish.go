@@ -169,7 +169,7 @@ func (a *Activities) completeAction(ctx context.Context, in CompleteInput) error
 // optOut puts the recipient on the suppression list, or takes them off it (START).
 func (a *Activities) optOut(ctx context.Context, in OptOutInput) error {
 	if in.OptIn {
-		return a.Store.Unsuppress(ctx, in.PortalID, channelOr(in.Channel), in.Phone)
+		return a.Store.Unsuppress(ctx, in.PortalID, channelOr(in.Channel), in.Phone, in.Reason, in.MessageID)
 	}
 	return a.Store.Suppress(ctx, in.PortalID, channelOr(in.Channel), in.Phone, in.Reason, in.MessageID)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -13,27 +12,25 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
-	"go.temporal.io/api/serviceerror"
 
 	"smsflow/carrier"
 	"smsflow/carrier/twilio"
 	"smsflow/carrier/vonage"
+	"smsflow/outcome"
+	"smsflow/signalbox"
 	"smsflow/store"
 	"smsflow/workflows"
 )
 
-// signalTimeout bounds one signal to a workflow; past it Temporal counts as unreachable and the
-// carrier is answered 503 so that it retries.
-var signalTimeout = 5 * time.Second
-
 // registerCarriers adds the webhooks of each configured carrier (primary and secondary): delivery
 // status and inbound replies. A carrier that is not configured has no routes, so nobody can post
-// reports or replies in its name. Each is authenticated the carrier's way (401 otherwise), stored
-// once per carrier event, and signalled once to the message's workflow. A report whose message is
-// unknown is stored and answered 200; a workflow that is gone is answered 200 (the event is
-// stored); Temporal or PostgreSQL unreachable is answered 503 so the carrier retries.
-func registerCarriers(r *gin.Engine, d Deps) {
-	h := &carrierHooks{d: d, now: time.Now}
+// reports or replies in its name. Each is authenticated the carrier's way (401 otherwise) and
+// stored once per carrier event with the signal it owes the message's workflow; the answer is 200
+// as soon as that is committed, whatever the message or its workflow (unknown, running, gone) and
+// whether Temporal answers. Only a failure to store is answered 503, so the carrier retries. The
+// signal is then tried at once, and delivered by the worker's sweeper when that fails.
+func registerCarriers(r *gin.Engine, d Deps, box *signalbox.Box) {
+	h := &carrierHooks{d: d, now: time.Now, box: box}
 	for _, name := range d.Config.Carriers() {
 		switch name {
 		case "sim", "twilio", "vonage":
@@ -48,6 +45,7 @@ func registerCarriers(r *gin.Engine, d Deps) {
 type carrierHooks struct {
 	d   Deps
 	now func() time.Time
+	box *signalbox.Box
 }
 
 // authenticate reads the request's parameters and checks its signature. A carrier whose secret
@@ -136,34 +134,41 @@ func (h *carrierHooks) status(c *gin.Context, name string) {
 	detail, _ := json.Marshal(map[string]any{"carrier_message_id": rep.CarrierMessageID, "carrier_status": rep.CarrierStatus,
 		"error_code": rep.ErrorCode, "error_message": rep.ErrorMessage, "permanent": rep.Permanent,
 		"number_invalid": rep.NumberInvalid, "opted_out": rep.OptedOut, "reference": rep.MessageID})
-	if _, err := h.d.Store.AddEvent(ctx, store.Event{MessageID: optional(messageID), Source: name, SourceEventID: rep.EventID,
-		Kind: "delivery", Status: string(rep.Status), Detail: detail, OccurredAt: rep.OccurredAt}); err != nil {
+	in := store.Inbound{Event: store.Event{MessageID: optional(messageID), Source: name, SourceEventID: rep.EventID,
+		Kind: "delivery", Status: string(rep.Status), Detail: detail, OccurredAt: rep.OccurredAt}, SignalCap: maxReportSignals}
+	if rep.Status.Final() {
+		// queued / sent / unknown cannot move a message: stored for the audit, not signalled,
+		// which saves the workflow a task and three history events each.
+		in.Signal = signalOf(workflows.SignalCarrierReport, workflows.CarrierReport{
+			EventID: rep.EventID, Carrier: name, CarrierMessageID: rep.CarrierMessageID, Status: rep.Status,
+			ErrorCode: rep.ErrorCode, ErrorMessage: rep.ErrorMessage, Permanent: rep.Permanent || rep.OptedOut,
+			NumberInvalid: rep.NumberInvalid, OptedOut: rep.OptedOut, OccurredAt: rep.OccurredAt,
+		})
+	}
+	var stored store.StoredInbound
+	err = h.d.Store.InTx(ctx, func(tx *store.Tx) error {
+		stored, err = tx.AddInbound(ctx, in, h.box.Lease())
+		return err
+	})
+	if err != nil {
 		h.unavailable(c, name, "store report", err)
 		return
 	}
-	if messageID == "" {
+	switch {
+	case messageID == "":
 		h.d.Log.Warn("carrier report for an unknown message: stored", "carrier", name, "event_id", rep.EventID)
-		c.JSON(http.StatusOK, gin.H{"stored": true, "message_id": nil})
-		return
+	case stored.Capped:
+		h.d.Log.Warn("carrier reports past the message's cap: stored, not signalled", "carrier", name, "message_id", messageID,
+			"cap", maxReportSignals)
 	}
-	if !rep.Status.Final() {
-		// queued / sent / unknown cannot move a message: stored for the audit, not signalled,
-		// which saves the workflow a task and three history events each.
-		c.JSON(http.StatusOK, gin.H{"stored": true, "message_id": messageID})
-		return
-	}
-	_, err = h.signal(ctx, name, rep.EventID, messageID, workflows.SignalCarrierReport, workflows.CarrierReport{
-		EventID: rep.EventID, Carrier: name, CarrierMessageID: rep.CarrierMessageID, Status: rep.Status,
-		ErrorCode: rep.ErrorCode, ErrorMessage: rep.ErrorMessage, Permanent: rep.Permanent || rep.OptedOut,
-		NumberInvalid: rep.NumberInvalid, OptedOut: rep.OptedOut, OccurredAt: rep.OccurredAt,
-	})
-	if err != nil {
-		h.unavailable(c, name, "signal report", err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"stored": true, "message_id": messageID})
+	c.JSON(http.StatusOK, gin.H{"stored": true, "message_id": optional(messageID)})
+	signalAfterAnswer(c, h.box, stored)
 }
 
+// inbound stores a reply with what it causes, in one transaction: routed to the message it
+// answers (see store.Tx.ReplyRoute, which never crosses portals), and for an opt-out or opt-in
+// keyword the change of the portal's suppression list with its history, whatever state the
+// message's workflow is in — none, running, closed. The workflow hears of it afterwards.
 func (h *carrierHooks) inbound(c *gin.Context, name string) {
 	params, ok := h.authenticate(c, name)
 	if !ok {
@@ -183,11 +188,6 @@ func (h *carrierHooks) inbound(c *gin.Context, name string) {
 	ctx, cancel := h.d.requestContext(c)
 	defer cancel()
 	isStop, isStart := carrier.ClassifyReply(in.Text)
-	messageID, portalID, err := h.d.Store.ReplyTarget(ctx, in.From, in.To)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		h.unavailable(c, name, "find replied message", err)
-		return
-	}
 	status := "reply"
 	switch {
 	case isStop:
@@ -196,31 +196,61 @@ func (h *carrierHooks) inbound(c *gin.Context, name string) {
 		status = "start"
 	}
 	detail, _ := json.Marshal(map[string]any{"carrier_message_id": in.CarrierMessageID, "from": in.From, "to": in.To, "text": in.Text})
-	if _, err := h.d.Store.AddEvent(ctx, store.Event{MessageID: optional(messageID), Source: name, SourceEventID: in.EventID,
-		Kind: "reply", Status: status, Detail: detail, OccurredAt: in.OccurredAt}); err != nil {
+	var (
+		route  store.ReplyRoute
+		stored store.StoredInbound
+		opted  bool
+	)
+	err := h.d.Store.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		if route, err = tx.ReplyRoute(ctx, in.From, in.To); err != nil {
+			return err
+		}
+		stored, err = tx.AddInbound(ctx, store.Inbound{
+			Event: store.Event{MessageID: optional(route.MessageID), Source: name, SourceEventID: in.EventID,
+				Kind: "reply", Status: status, Detail: detail, OccurredAt: in.OccurredAt},
+			PortalID:  route.PortalID,
+			Signal:    signalOf(workflows.SignalReply, workflows.Reply{EventID: in.EventID, Text: in.Text, IsStop: isStop, IsStart: isStart, OccurredAt: in.OccurredAt}),
+			SignalCap: maxReplySignals,
+		}, h.box.Lease())
+		if err != nil || !stored.Inserted || route.PortalID == 0 || !isStop && !isStart {
+			return err
+		}
+		change := store.OptChange{PortalID: route.PortalID, Channel: string(outcome.SMS), Phone: in.From, Action: store.OptOut,
+			Source: store.SourceStopReply, Keyword: keyword(in.Text), MessageID: route.MessageID, EventSeq: stored.Seq}
+		if isStart {
+			change.Action, change.Source = store.OptIn, store.SourceStartReply
+		}
+		opted = true
+		_, err = tx.ChangeOpt(ctx, change)
+		return err
+	})
+	if err != nil {
 		h.unavailable(c, name, "store reply", err)
 		return
 	}
-	if messageID == "" {
-		h.d.Log.Warn("reply from a number we never sent to: stored", "carrier", name, "event_id", in.EventID)
-		c.JSON(http.StatusOK, gin.H{"stored": true, "message_id": nil})
-		return
+	log := h.d.Log.With("carrier", name, "event_id", in.EventID, "route", route.Why, "message_id", route.MessageID,
+		"portal_id", route.PortalID, "reply_kind", status, "suppression_changed", opted)
+	switch {
+	case route.PortalID == 0:
+		log.Warn("reply routed to no portal: stored only")
+	case route.MessageID == "":
+		log.Info("reply to a number of the portal answering no message: stored")
+	case stored.Capped:
+		log.Warn("replies past the message's cap: stored, not signalled", "cap", maxReplySignals)
 	}
-	gone, err := h.signal(ctx, name, in.EventID, messageID, workflows.SignalReply, workflows.Reply{
-		EventID: in.EventID, Text: in.Text, IsStop: isStop, IsStart: isStart, OccurredAt: in.OccurredAt,
-	})
-	if err != nil {
-		h.unavailable(c, name, "signal reply", err)
-		return
+	c.JSON(http.StatusOK, gin.H{"stored": true, "message_id": optional(route.MessageID)})
+	signalAfterAnswer(c, h.box, stored)
+}
+
+// keyword is the opt-out or opt-in keyword of a reply as the history keeps it: the reply itself,
+// which ClassifyReply only accepts when it is the keyword alone.
+func keyword(text string) string {
+	k := strings.ToUpper(strings.TrimSpace(text))
+	if len(k) > 32 {
+		k = k[:32]
 	}
-	if gone && (isStop || isStart) {
-		// No workflow will record the opt-out: do it here so a STOP is never lost.
-		if err := h.d.Store.ApplyReplyKeyword(ctx, portalID, in.From, messageID, isStop, isStart); err != nil {
-			h.unavailable(c, name, "record opt-out", err)
-			return
-		}
-	}
-	c.JSON(http.StatusOK, gin.H{"stored": true, "message_id": messageID})
+	return k
 }
 
 // messageOf finds our message id: the reference the report carries when we know it, else the
@@ -243,35 +273,6 @@ func (h *carrierHooks) messageOf(ctx context.Context, name, reference, carrierMe
 		return "", nil
 	}
 	return id, err
-}
-
-// signal hands a stored event to the message's workflow once. gone reports a workflow that no
-// longer runs (the event stays stored); err means Temporal could not be reached.
-func (h *carrierHooks) signal(ctx context.Context, source, eventID, messageID, signalName string, payload any) (gone bool, err error) {
-	claimed, err := h.d.Store.ClaimEventSignal(ctx, source, eventID)
-	if err != nil || !claimed {
-		return false, err // not claimed: already signalled, or another delivery is signalling it
-	}
-	if h.d.Temporal == nil {
-		_ = h.d.Store.ReleaseEventSignal(context.WithoutCancel(ctx), source, eventID)
-		return false, errors.New("no Temporal client")
-	}
-	sctx, cancel := context.WithTimeout(ctx, signalTimeout)
-	defer cancel()
-	err = h.d.Temporal.SignalWorkflow(sctx, workflows.SMSWorkflowID(messageID), "", signalName, payload)
-	var notFound *serviceerror.NotFound
-	switch {
-	case err == nil:
-	case errors.As(err, &notFound):
-		gone = true
-		h.d.Log.Info("carrier event for a finished workflow: stored only", "message_id", messageID, "signal", signalName)
-	default:
-		if rerr := h.d.Store.ReleaseEventSignal(context.WithoutCancel(ctx), source, eventID); rerr != nil {
-			err = errors.Join(err, rerr)
-		}
-		return false, fmt.Errorf("signal %s to %s: %w", signalName, workflows.SMSWorkflowID(messageID), err)
-	}
-	return gone, h.d.Store.MarkEventSignalled(context.WithoutCancel(ctx), source, eventID)
 }
 
 func (h *carrierHooks) unavailable(c *gin.Context, name, what string, err error) {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"smsflow/config"
 	"smsflow/internal/testenv"
 	"smsflow/outcome"
+	"smsflow/signalbox"
 	"smsflow/store"
 	"smsflow/workflows"
 )
@@ -222,33 +224,80 @@ func TestCarrierReportUnknownMessageAndClosedWorkflow(t *testing.T) {
 	}
 }
 
+// brokenRouter is the API with Temporal unreachable.
+func (e *hookEnv) brokenRouter() http.Handler {
+	e.t.Helper()
+	down, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1"})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(down.Close)
+	old := fastSignalTimeout
+	fastSignalTimeout = 300 * time.Millisecond
+	defer func() { fastSignalTimeout = old }()
+	return NewRouter(Deps{Log: slog.New(slog.DiscardHandler), Config: e.cfg, Temporal: down, Store: e.db})
+}
+
+// sweep delivers what is owed as the worker's sweeper does, once the backoff of a failed try is over.
+func (e *hookEnv) sweep() {
+	e.t.Helper()
+	if _, err := e.db.Pool.Exec(context.Background(), `UPDATE message_events SET signal_due_at = now() WHERE signalled_at IS NULL`); err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := signalbox.New(e.db, signalbox.ClientSignaller{Client: e.tc}, slog.New(slog.DiscardHandler), signalbox.Options{}).Sweep(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// With Temporal unreachable a report is answered 200 once stored: it waits in the outbox, and
+// the sweeper delivers it once; a carrier's retry afterwards signals nothing again.
 func TestCarrierReportTemporalUnreachable(t *testing.T) {
 	e := newHookEnv(t)
 	id := e.message("SMdown")
-	down, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer down.Close()
-	old := signalTimeout
-	signalTimeout = 300 * time.Millisecond
-	defer func() { signalTimeout = old }()
-	broken := NewRouter(Deps{Log: slog.New(slog.DiscardHandler), Config: e.cfg, Temporal: down, Store: e.db})
+	broken := e.brokenRouter()
 	const path = "/carriers/sim/status"
-	if code := e.post(broken, path, report("SMdown", "delivered"), e.simSigned(path)); code != http.StatusServiceUnavailable {
-		t.Fatalf("Temporal down: HTTP %d, want 503", code)
+	start := time.Now()
+	if code := e.post(broken, path, report("SMdown", "delivered"), e.simSigned(path)); code != http.StatusOK {
+		t.Fatalf("Temporal down: HTTP %d, want 200 (the report is stored)", code)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("the webhook took %v with Temporal down", d)
 	}
 	if got := e.signals(id); len(got) != 0 {
 		t.Fatalf("signals %v", got)
 	}
-	// The carrier retries once Temporal is back: the stored event is signalled then, once.
+	if n, err := e.db.OwedSignals(context.Background()); err != nil || n != 1 {
+		t.Fatalf("owed signals = %d %v, want the report pending in the outbox", n, err)
+	}
+	e.sweep()
 	for range 2 {
 		if code := e.post(e.router, path, report("SMdown", "delivered"), e.simSigned(path)); code != 200 {
 			t.Fatalf("retry: HTTP %d", code)
 		}
 	}
+	e.sweep()
 	if got := e.signals(id); strings.Join(got, ",") != "report:delivered" {
 		t.Fatalf("signals %v, want the report once", got)
+	}
+}
+
+// More final reports than the cap: all stored, the first maxReportSignals signalled.
+func TestCarrierReportsCapped(t *testing.T) {
+	e := newHookEnv(t)
+	id := e.message("SMcap")
+	const path = "/carriers/sim/status"
+	for i := range maxReportSignals + 5 {
+		form := report("SMcap", "undelivered")
+		form.Set("ErrorCode", strconv.Itoa(30000+i)) // a distinct carrier event each
+		if code := e.post(e.router, path, form, e.simSigned(path)); code != 200 {
+			t.Fatalf("report %d: HTTP %d", i, code)
+		}
+	}
+	if n := e.countEvents(`SELECT count(*) FROM message_events WHERE message_id = $1`, id); n != maxReportSignals+5 {
+		t.Fatalf("%d reports stored, want %d", n, maxReportSignals+5)
+	}
+	if got := e.signals(id); len(got) != maxReportSignals {
+		t.Fatalf("%d signals, want the cap %d", len(got), maxReportSignals)
 	}
 }
 
@@ -275,5 +324,102 @@ func TestInboundReplyRoutedToLatestMessage(t *testing.T) {
 	}
 	if got := e.signals(older); len(got) != 0 {
 		t.Fatalf("older message got %v", got)
+	}
+	h, err := e.db.SuppressionHistory(ctx, 62515, "sms", "+33612345678")
+	if err != nil || len(h) != 1 || h[0].Source != store.SourceStopReply || h[0].Keyword != "STOP" || h[0].MessageID == nil || *h[0].MessageID != latest {
+		t.Fatalf("history = %+v %v, want one STOP of the latest message", h, err)
+	}
+}
+
+// A STOP is effective when stored: with Temporal unreachable, and to a number we never wrote to
+// from that portal's number, the webhook itself suppresses; START re-subscribes, keeping both in
+// the history.
+func TestStopEffectiveWhateverTheWorkflow(t *testing.T) {
+	e := newHookEnv(t)
+	ctx := context.Background()
+	broken := e.brokenRouter()
+	id := e.message("SMstopdown")
+	sent := time.Now()
+	if err := e.db.SaveMessage(ctx, store.Message{ID: id, PortalID: 62515, ObjectType: "contact", ObjectID: "1",
+		Phone: "+33612345611", Sender: "+15005550006", Status: string(outcome.SMSSent), SentAt: &sent}); err != nil {
+		t.Fatal(err)
+	}
+	const path = "/carriers/sim/inbound"
+	for _, r := range []struct{ sid, from, body string }{
+		{"SMs1", "+33612345611", "ARRÊT"}, // a running workflow, Temporal down
+		{"SMs2", "+33612345612", "stop"},  // nobody we wrote to, on the portal's number
+		{"SMs3", "+33612345611", "START"}, // back in
+		{"SMs4", "+33612345613", "STOP"},  // to a number nobody sends from
+	} {
+		in := url.Values{"MessageSid": {r.sid}, "From": {r.from}, "To": {"+15005550006"}, "Body": {r.body}}
+		if r.sid == "SMs4" {
+			in.Set("To", "+15005550099")
+		}
+		if code := e.post(broken, path, in, e.simSigned(path)); code != 200 {
+			t.Fatalf("%s: HTTP %d", r.sid, code)
+		}
+		if r.sid == "SMs1" {
+			if off, reason, _ := e.db.Suppressed(ctx, 62515, "sms", "+33612345611"); !off || reason != store.SourceStopReply {
+				t.Fatal("STOP with Temporal down did not suppress at once")
+			}
+		}
+	}
+	if off, _, _ := e.db.Suppressed(ctx, 62515, "sms", "+33612345611"); off {
+		t.Fatal("START did not re-subscribe")
+	}
+	if off, _, _ := e.db.Suppressed(ctx, 62515, "sms", "+33612345612"); !off {
+		t.Fatal("a STOP answering no message was not suppressed for the number's portal")
+	}
+	h, _ := e.db.SuppressionHistory(ctx, 62515, "sms", "+33612345611")
+	if len(h) != 2 || h[0].Keyword != "ARRÊT" || h[1].Action != store.OptIn {
+		t.Fatalf("history = %+v, want the STOP and the START", h)
+	}
+	if n := e.countEvents(`SELECT count(*) FROM message_events WHERE source_event_id = 'SMs4' AND portal_id IS NULL AND message_id IS NULL`); n != 1 {
+		t.Fatalf("unrouted STOP stored %d times", n)
+	}
+	if n := e.countEvents(`SELECT count(*) FROM suppressions`); n != 1 {
+		t.Fatalf("%d suppressions, want only +33612345612's", n)
+	}
+}
+
+// A reply reaches only the portal that sent from the receiving number, never another portal's
+// later message to the same person; on a number two portals share, it reaches no workflow.
+func TestReplyNotRoutedAcrossPortals(t *testing.T) {
+	e := newHookEnv(t)
+	ctx := context.Background()
+	const phone = "+33612345621"
+	mine, theirs, sharedA, sharedB := e.message("SMmine"), e.message("SMtheirs"), e.message("SMsa"), e.message("SMsb")
+	for i, m := range []struct {
+		id, sender string
+		portal     int64
+	}{{mine, "+15005550006", 62515}, {theirs, "+15005550007", 777}, {sharedA, "+15005550008", 62515}, {sharedB, "+15005550008", 777}} {
+		sent := time.Now().Add(time.Duration(i-5) * time.Minute) // theirs is later than mine
+		if err := e.db.SaveMessage(ctx, store.Message{ID: m.id, PortalID: m.portal, ObjectType: "contact", ObjectID: "1", Phone: phone,
+			Sender: m.sender, Status: string(outcome.SMSSent), SentAt: &sent}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const path = "/carriers/sim/inbound"
+	post := func(sid, to, body string) {
+		in := url.Values{"MessageSid": {sid}, "From": {phone}, "To": {to}, "Body": {body}}
+		if code := e.post(e.router, path, in, e.simSigned(path)); code != 200 {
+			t.Fatalf("%s: HTTP %d", sid, code)
+		}
+	}
+	post("SMr1", "+15005550006", "Yes please")
+	post("SMr2", "+15005550008", "STOP")
+	if got := e.signals(mine); strings.Join(got, ",") != "reply:Yes please" {
+		t.Fatalf("the sending portal's message got %v", got)
+	}
+	for _, id := range []string{theirs, sharedA, sharedB} {
+		if got := e.signals(id); len(got) != 0 {
+			t.Fatalf("message %s got %v", id, got)
+		}
+	}
+	if n := e.countEvents(`SELECT count(*) FROM message_events WHERE source_event_id = 'SMr2' AND message_id IS NULL AND portal_id IS NULL`); n != 1 {
+		t.Fatal("the reply on the shared number was not stored unrouted")
+	}
+	if n := e.countEvents(`SELECT count(*) FROM suppressions`); n != 0 {
+		t.Fatal("a STOP on a shared number suppressed for some portal")
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"smsflow/config"
 )
 
 // Defaults of the limits when the configuration leaves them zero (a Config built by hand).
@@ -71,7 +73,8 @@ type rateLimit struct {
 	burst float64
 }
 
-// Limits of the public endpoints. A person clicks a link or opens an unsubscribe page a few times;
+// Limits of the public endpoints (the link limits are the defaults of LINK_LIMIT_PER_IP and
+// LINK_LIMIT_PER_CODE). A person clicks a link or opens an unsubscribe page a few times;
 // link previews of a shared message add a few more. Guessing codes needs millions of requests.
 var (
 	linkPerIP    = rateLimit{rate: 1, burst: 30}      // per client IP, /l/ and /u/ together
@@ -80,6 +83,14 @@ var (
 	limiterKeys  = 50_000                             // keys each limiter remembers at most
 	limiterSweep = 10 * time.Second                   // at most one full sweep per interval
 )
+
+// limitOr is the configured limit, else def.
+func limitOr(c config.RateLimit, def rateLimit) rateLimit {
+	if c.PerSecond <= 0 || c.Burst < 1 {
+		return def
+	}
+	return rateLimit{rate: c.PerSecond, burst: c.Burst}
+}
 
 // limiter holds a token bucket per key (a client IP, a code) in bounded memory: a bucket that has
 // refilled is the same as no bucket, so a full map first drops those, and past that drops

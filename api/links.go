@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"go.temporal.io/api/serviceerror"
 
+	"smsflow/signalbox"
 	"smsflow/store"
 	"smsflow/workflows"
 )
@@ -22,8 +22,9 @@ import (
 // counts the click and tells the message's workflow) and unsubscribe links (/u/:code, a page that
 // asks to confirm, then opts the number out). A code is a capability: random, expiring, and
 // guarded by rate limits per client IP and per code.
-func registerLinks(r *gin.Engine, d Deps) {
-	l := &links{d: d, perIP: newLimiter(linkPerIP), perCode: newLimiter(linkPerCode)}
+func registerLinks(r *gin.Engine, d Deps, box *signalbox.Box) {
+	l := &links{d: d, box: box, perIP: newLimiter(limitOr(d.Config.HTTP.LinkPerIP, linkPerIP)),
+		perCode: newLimiter(limitOr(d.Config.HTTP.LinkPerCode, linkPerCode))}
 	g := r.Group("", capabilityHeaders, l.limit)
 	g.GET("/l/:code", l.follow)
 	g.HEAD("/l/:code", l.follow)
@@ -34,6 +35,7 @@ func registerLinks(r *gin.Engine, d Deps) {
 
 type links struct {
 	d              Deps
+	box            *signalbox.Box
 	perIP, perCode *limiter
 }
 
@@ -69,13 +71,14 @@ func (l *links) limit(c *gin.Context) {
 	c.Next()
 }
 
-// lookup reads the code's link of kind, counting visit; store.ErrNotFound for a malformed,
-// unknown or expired code or one of another kind.
-func (l *links) lookup(ctx context.Context, code, kind string, visit store.Visit) (store.ShortLink, error) {
+// lookup reads the code's link of kind, counting visit in tx; store.ErrNotFound for a malformed,
+// unknown or expired code or one of another kind (whose visit is then not counted: the caller
+// rolls tx back).
+func lookup(ctx context.Context, tx *store.Tx, code, kind string, visit store.Visit) (store.ShortLink, error) {
 	if !codeShape.MatchString(code) {
 		return store.ShortLink{}, store.ErrNotFound
 	}
-	link, err := l.d.Store.ShortLinkByCode(ctx, code, visit)
+	link, err := tx.ShortLinkByCode(ctx, code, visit)
 	if err == nil && link.Kind != kind {
 		return store.ShortLink{}, store.ErrNotFound
 	}
@@ -119,9 +122,11 @@ func isPreview(r *http.Request) bool {
 	return false
 }
 
-// follow redirects to the link's target. A click is counted, stored as a click event and
-// signalled to the message's workflow; a preview is counted and stored as a preview event only,
-// so an unfurled link in a chat does not end a message as clicked.
+// follow redirects to the link's target. A click is counted and stored as a click event in one
+// transaction; the first click of the link also owes the message's workflow a signal (repeats are
+// counted here only, so a recipient clicking a thousand times costs the workflow one signal). A
+// preview is counted and stored as a preview event only, so an unfurled link in a chat does not
+// end a message as clicked.
 func (l *links) follow(c *gin.Context) {
 	ctx, cancel := l.d.requestContext(c)
 	defer cancel()
@@ -130,36 +135,43 @@ func (l *links) follow(c *gin.Context) {
 	if preview {
 		visit, kind = store.VisitPreview, "preview"
 	}
-	link, err := l.lookup(ctx, c.Param("code"), store.LinkRedirect, visit)
+	now := time.Now().UTC()
+	var (
+		link   store.ShortLink
+		stored store.StoredInbound
+	)
+	err := l.d.Store.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		if link, err = lookup(ctx, tx, c.Param("code"), store.LinkRedirect, visit); err != nil {
+			return err
+		}
+		eventID := link.Code + ":" + strconv.Itoa(link.Clicks)
+		var signal *store.Signal
+		if preview {
+			eventID = link.Code + ":preview:" + strconv.Itoa(link.Previews)
+		} else if link.Clicks == 1 {
+			signal = signalOf(workflows.SignalClick, workflows.Click{EventID: eventID, URL: link.TargetURL, OccurredAt: now})
+		}
+		id := link.MessageID
+		stored, err = tx.AddInbound(ctx, store.Inbound{Event: store.Event{MessageID: &id, Source: "link", SourceEventID: eventID,
+			Kind: kind, OccurredAt: now, Detail: []byte(fmt.Sprintf(`{"url":%q}`, link.TargetURL))},
+			PortalID: link.PortalID, Signal: signal, SignalCap: maxClickSignals}, l.box.Lease())
+		return err
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		c.String(http.StatusNotFound, "This link does not exist or has expired.")
 		return
 	}
 	if err != nil {
-		l.d.Log.Error("short link lookup failed", "error", err)
+		l.d.Log.Error(kind+" not stored", "error", err)
 		c.String(http.StatusServiceUnavailable, "Please try again in a moment.")
 		return
 	}
-	eventID := link.Code + ":" + strconv.Itoa(link.Clicks)
-	if preview {
-		eventID = link.Code + ":preview:" + strconv.Itoa(link.Previews)
-	}
-	id := link.MessageID
-	now := time.Now().UTC()
-	if _, err := l.d.Store.AddEvent(ctx, store.Event{MessageID: &id, Source: "link", SourceEventID: eventID, Kind: kind,
-		OccurredAt: now, Detail: []byte(fmt.Sprintf(`{"url":%q}`, link.TargetURL))}); err != nil {
-		l.d.Log.Error(kind+" event not stored", "message_id", link.MessageID, "error", err)
-	}
-	if !preview {
-		// The recipient gets the page whatever happens to the signal: the click is stored already.
-		sctx, scancel := context.WithTimeout(ctx, signalTimeout)
-		defer scancel()
-		if err := l.d.Temporal.SignalWorkflow(sctx, workflows.SMSWorkflowID(link.MessageID), "", workflows.SignalClick,
-			workflows.Click{EventID: eventID, URL: link.TargetURL, OccurredAt: now}); err != nil && !isNotFound(err) {
-			l.d.Log.Warn("click not signalled", "message_id", link.MessageID, "error", err)
-		}
+	if stored.Capped {
+		l.d.Log.Warn("clicks past the message's cap: stored, not signalled", "message_id", link.MessageID, "cap", maxClickSignals)
 	}
 	c.Redirect(http.StatusFound, link.TargetURL)
+	signalAfterAnswer(c, l.box, stored)
 }
 
 var unsubscribeHTML = template.Must(template.New("u").Parse(`<!doctype html>
@@ -172,9 +184,10 @@ var unsubscribeHTML = template.Must(template.New("u").Parse(`<!doctype html>
 </body></html>`))
 
 // unsubscribe asks to confirm (GET: link scanners and previews must not opt anyone out), and on
-// POST puts the number on the suppression list at once, then tells the workflow so HubSpot hears
-// of it; the list is written first so a closed workflow loses nothing. The page is the same for a
-// code that does not exist, has expired or is not an unsubscribe link: nobody learns from it
+// POST stores the confirmation and puts the number on the suppression list, with its history, in
+// one transaction, then tells the workflow so HubSpot hears of it (the first confirmation of the
+// message only). The list is written whatever state the workflow is in. The page is the same for
+// a code that does not exist, has expired or is not an unsubscribe link: nobody learns from it
 // which codes are real.
 func (l *links) unsubscribe(c *gin.Context, confirm bool) {
 	ctx, cancel := l.d.requestContext(c)
@@ -184,41 +197,40 @@ func (l *links) unsubscribe(c *gin.Context, confirm bool) {
 		c.Header("Content-Type", "text/html; charset=utf-8")
 		_ = unsubscribeHTML.Execute(c.Writer, struct{ Done bool }{confirm})
 	}
-	link, err := l.lookup(ctx, c.Param("code"), store.LinkUnsubscribe, store.VisitNone)
-	if errors.Is(err, store.ErrNotFound) {
+	var stored store.StoredInbound
+	var messageID string
+	err := l.d.Store.InTx(ctx, func(tx *store.Tx) error {
+		link, err := lookup(ctx, tx, c.Param("code"), store.LinkUnsubscribe, store.VisitNone)
+		if err != nil || !confirm {
+			return err
+		}
+		messageID = link.MessageID
+		msg, err := l.d.Store.GetMessage(ctx, link.MessageID)
+		if err != nil {
+			return fmt.Errorf("unsubscribe: message of the link: %w", err)
+		}
+		now := time.Now().UTC()
+		eventID := "unsubscribe:" + msg.ID + ":" + now.Format(time.RFC3339Nano)
+		stored, err = tx.AddInbound(ctx, store.Inbound{Event: store.Event{MessageID: &msg.ID, Source: "unsubscribe",
+			SourceEventID: eventID, Kind: "unsubscribe", Status: "confirmed", OccurredAt: now}, PortalID: msg.PortalID,
+			Signal:    signalOf(workflows.SignalUnsubscribe, workflows.Unsubscribe{EventID: eventID, OccurredAt: now}),
+			SignalCap: maxUnsubscribeSignals}, l.box.Lease())
+		if err != nil {
+			return err
+		}
+		_, err = tx.ChangeOpt(ctx, store.OptChange{PortalID: msg.PortalID, Channel: msg.Channel, Phone: msg.Phone,
+			Action: store.OptOut, Source: store.SourceUnsubscribeURL, MessageID: msg.ID, EventSeq: stored.Seq})
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) && messageID == "" {
 		page()
 		return
 	}
 	if err != nil {
-		l.d.Log.Error("unsubscribe link lookup failed", "error", err)
+		l.d.Log.Error("unsubscribe not stored", "message_id", messageID, "error", err)
 		c.String(http.StatusServiceUnavailable, "Please try again in a moment.")
 		return
-	}
-	if !confirm {
-		page()
-		return
-	}
-	msg, err := l.d.Store.GetMessage(ctx, link.MessageID)
-	if err != nil {
-		l.d.Log.Error("unsubscribe: message not found", "message_id", link.MessageID, "error", err)
-		c.String(http.StatusServiceUnavailable, "Please try again in a moment.")
-		return
-	}
-	if err := l.d.Store.Suppress(ctx, msg.PortalID, msg.Channel, msg.Phone, "unsubscribe_link", msg.ID); err != nil {
-		l.d.Log.Error("unsubscribe not stored", "message_id", msg.ID, "error", err)
-		c.String(http.StatusServiceUnavailable, "Please try again in a moment.")
-		return
-	}
-	sctx, scancel := context.WithTimeout(ctx, signalTimeout)
-	defer scancel()
-	if err := l.d.Temporal.SignalWorkflow(sctx, workflows.SMSWorkflowID(msg.ID), "", workflows.SignalUnsubscribe,
-		workflows.Unsubscribe{EventID: "unsubscribe:" + link.Code, OccurredAt: time.Now().UTC()}); err != nil && !isNotFound(err) {
-		l.d.Log.Warn("unsubscribe not signalled", "message_id", msg.ID, "error", err)
 	}
 	page()
-}
-
-func isNotFound(err error) bool {
-	var nf *serviceerror.NotFound
-	return errors.As(err, &nf)
+	signalAfterAnswer(c, l.box, stored)
 }

@@ -48,8 +48,9 @@ func NewRouter(d Deps) *gin.Engine {
 	}
 	RegisterPreviewWith(r, PreviewConfig{Compliance: compliance.Config{StopCode: d.Config.Carrier.StopShortCode, ShortDomains: own}})
 	registerHubSpot(r, d)
-	registerCarriers(r, d)
-	registerLinks(r, d)
+	box := newSignalBox(d)
+	registerCarriers(r, d, box)
+	registerLinks(r, d, box)
 	return r
 }
 

@@ -316,6 +316,18 @@ func TestLinkPreviewIsNotAClick(t *testing.T) {
 	if got := e.signals(id); strings.Join(got, ",") != "click" {
 		t.Fatalf("signals %v, want one click", got)
 	}
+	// Repeated clicks are counted and stored, not signalled.
+	for i := range 3 {
+		if w := e.get(http.MethodGet, "/l/"+code, phoneUA, "192.0.2."+strconv.Itoa(i+1)+":1"); w.Code != http.StatusFound {
+			t.Fatalf("click %d: HTTP %d", i+2, w.Code)
+		}
+	}
+	if n := e.countEvents(`SELECT count(*) FROM message_events WHERE message_id = $1 AND kind = 'click'`, id); n != 4 {
+		t.Fatalf("%d click events, want 4", n)
+	}
+	if got := e.signals(id); strings.Join(got, ",") != "click" {
+		t.Fatalf("signals %v after 4 clicks, want the first only", got)
+	}
 }
 
 // Guessing codes from one IP runs into 429 with Retry-After; X-Forwarded-For from an untrusted
@@ -384,6 +396,11 @@ func TestUnsubscribePageRevealsNothing(t *testing.T) {
 		if off, _, _ := e.db.Suppressed(ctx, 62515, "sms", "+33612345678"); off != (method == http.MethodPost) {
 			t.Fatalf("after %s: suppressed %v", method, off)
 		}
+	}
+	// The confirmation is stored with its opt-out history and signalled once.
+	h, err := e.db.SuppressionHistory(ctx, 62515, "sms", "+33612345678")
+	if err != nil || len(h) != 1 || h[0].Source != store.SourceUnsubscribeURL || h[0].EventSeq == nil {
+		t.Fatalf("history = %+v %v, want one unsubscribe_link opt-out with its event", h, err)
 	}
 	// Only the real code opted out: the expired link's message shares the number, so check the
 	// reason's message.

@@ -55,6 +55,13 @@ type HTTP struct {
 	// TrustedProxies are the addresses or CIDRs whose X-Forwarded-For is believed when finding a
 	// client's IP for rate limits; empty: the connection's peer address is the client.
 	TrustedProxies []string
+	// LinkPerIP and LinkPerCode limit the recipient pages (/l/, /u/) per client IP and per code.
+	LinkPerIP, LinkPerCode RateLimit
+}
+
+// RateLimit is a token bucket: Burst requests at once, then PerSecond a second.
+type RateLimit struct {
+	PerSecond, Burst float64
 }
 
 // Temporal holds how the services reach the Temporal frontend securely (TemporalClientOptions).
@@ -150,6 +157,8 @@ var Vars = []Var{
 	{"HTTP_MAX_BODY_BYTES", "1048576", "largest request body the API reads (bytes); larger ones are answered 413"},
 	{"HTTP_DB_TIMEOUT", "5s", "deadline of the database calls (and the Temporal signal after them) of one API request"},
 	{"HTTP_TRUSTED_PROXIES", "", "addresses or CIDRs of the load balancers whose `X-Forwarded-For` names the client (comma-separated); empty: the connection's peer is the client (rate limits are per client IP)"},
+	{"LINK_LIMIT_PER_IP", "1,30", "rate limit of the recipient pages (`/l/`, `/u/` together) per client IP: requests a second, then the burst allowed at once"},
+	{"LINK_LIMIT_PER_CODE", "0.2,20", "rate limit of one short or unsubscribe link code, whoever asks: requests a second, then the burst"},
 	{"LINK_TTL", "400d", "how long short links and unsubscribe links answer after the message is sent (`d` for days, or a Go duration); expired codes are unknown"},
 	{"PUBLIC_BASE_URL", "http://localhost:8080", "public URL of the API, used for short links, unsubscribe links and signature checks"},
 	{"SHUTDOWN_TIMEOUT", "15s", "how long a graceful shutdown may take"},
@@ -295,6 +304,19 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 			errs = append(errs, fmt.Errorf("HTTP_TRUSTED_PROXIES: %q is not an IP address or CIDR", p))
 		}
 		c.HTTP.TrustedProxies = append(c.HTTP.TrustedProxies, p)
+	}
+	for _, l := range []struct {
+		name string
+		dst  *RateLimit
+	}{{"LINK_LIMIT_PER_IP", &c.HTTP.LinkPerIP}, {"LINK_LIMIT_PER_CODE", &c.HTTP.LinkPerCode}} {
+		rate, burst, ok := strings.Cut(get(l.name), ",")
+		r, rerr := strconv.ParseFloat(strings.TrimSpace(rate), 64)
+		b, berr := strconv.ParseFloat(strings.TrimSpace(burst), 64)
+		if !ok || rerr != nil || berr != nil || r <= 0 || b < 1 {
+			errs = append(errs, fmt.Errorf("%s: %q is not `requests a second,burst` (e.g. 1,30)", l.name, get(l.name)))
+			continue
+		}
+		*l.dst = RateLimit{PerSecond: r, Burst: b}
 	}
 	if c.Carrier.VonageSignatureSecret == "" {
 		c.Carrier.VonageSignatureSecret = c.Carrier.VonageAPISecret

@@ -84,16 +84,21 @@ func TestLinkTTLAndHTTPLimits(t *testing.T) {
 	}
 	// store falls back to its own default where LinkTTL is not passed (the in-process stack).
 	if c.LinkTTL != 400*24*time.Hour || store.DefaultLinkTTL != 400*24*time.Hour || c.HTTP.MaxBodyBytes != 1<<20 || c.HTTP.ReadHeaderTimeout != 5*time.Second ||
-		c.HTTP.DBTimeout != 5*time.Second || c.Env != Production || c.Carrier.WebhookSecret != "" || c.HTTP.TrustedProxies != nil {
+		c.HTTP.DBTimeout != 5*time.Second || c.Env != Production || c.Carrier.WebhookSecret != "" || c.HTTP.TrustedProxies != nil ||
+		c.HTTP.LinkPerIP != (RateLimit{PerSecond: 1, Burst: 30}) || c.HTTP.LinkPerCode != (RateLimit{PerSecond: 0.2, Burst: 20}) {
 		t.Fatalf("defaults = %+v", c)
 	}
-	c, err = FromLookup(lookup(map[string]string{"LINK_TTL": "36h", "HTTP_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.1"}))
-	if err != nil || c.LinkTTL != 36*time.Hour || len(c.HTTP.TrustedProxies) != 2 || c.HTTP.TrustedProxies[1] != "192.168.1.1" {
+	c, err = FromLookup(lookup(map[string]string{"LINK_TTL": "36h", "HTTP_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.1",
+		"LINK_LIMIT_PER_CODE": "5, 100"}))
+	if err != nil || c.LinkTTL != 36*time.Hour || len(c.HTTP.TrustedProxies) != 2 || c.HTTP.TrustedProxies[1] != "192.168.1.1" ||
+		c.HTTP.LinkPerCode != (RateLimit{PerSecond: 5, Burst: 100}) {
 		t.Fatalf("overrides = %+v %v", c, err)
 	}
 	_, err = FromLookup(lookup(map[string]string{"LINK_TTL": "forever", "HTTP_MAX_BODY_BYTES": "-1", "HTTP_READ_TIMEOUT": "0s",
-		"SMSFLOW_ENV": "staging", "TEMPORAL_TLS_CERT": "/etc/cert.pem", "HTTP_TRUSTED_PROXIES": "lb.internal"}))
-	for _, name := range []string{"LINK_TTL", "HTTP_MAX_BODY_BYTES", "HTTP_READ_TIMEOUT", "SMSFLOW_ENV", "TEMPORAL_TLS_KEY", "HTTP_TRUSTED_PROXIES"} {
+		"SMSFLOW_ENV": "staging", "TEMPORAL_TLS_CERT": "/etc/cert.pem", "HTTP_TRUSTED_PROXIES": "lb.internal",
+		"LINK_LIMIT_PER_IP": "30", "LINK_LIMIT_PER_CODE": "0,20"}))
+	for _, name := range []string{"LINK_TTL", "HTTP_MAX_BODY_BYTES", "HTTP_READ_TIMEOUT", "SMSFLOW_ENV", "TEMPORAL_TLS_KEY", "HTTP_TRUSTED_PROXIES",
+		"LINK_LIMIT_PER_IP", "LINK_LIMIT_PER_CODE"} {
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("error %v does not name %s", err, name)
 		}

@@ -72,6 +72,16 @@ const (
 // ShortLinkByCode reads a link that has not expired and counts visit; an expired or unknown code
 // is ErrNotFound.
 func (s *Store) ShortLinkByCode(ctx context.Context, code string, visit Visit) (ShortLink, error) {
+	return shortLinkByCode(ctx, s.Pool, code, visit)
+}
+
+// ShortLinkByCode is Store.ShortLinkByCode in the transaction: the visit is counted with the event
+// stored for it, or not at all.
+func (t *Tx) ShortLinkByCode(ctx context.Context, code string, visit Visit) (ShortLink, error) {
+	return shortLinkByCode(ctx, t.tx, code, visit)
+}
+
+func shortLinkByCode(ctx context.Context, db dbtx, code string, visit Visit) (ShortLink, error) {
 	const cols = `code, message_id::text, portal_id, target_url, kind, clicks, previews, expires_at`
 	q := `SELECT ` + cols + ` FROM short_links WHERE code = $1 AND expires_at > now()`
 	switch visit {
@@ -81,7 +91,7 @@ WHERE code = $1 AND expires_at > now() RETURNING ` + cols
 	case VisitPreview:
 		q = `UPDATE short_links SET previews = previews + 1 WHERE code = $1 AND expires_at > now() RETURNING ` + cols
 	}
-	rows, _ := s.Pool.Query(ctx, q, code)
+	rows, _ := db.Query(ctx, q, code)
 	l, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByPos[ShortLink])
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ShortLink{}, fmt.Errorf("store: short link: %w", ErrNotFound)

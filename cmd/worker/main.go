@@ -16,6 +16,7 @@ import (
 
 	"smsflow/activities"
 	"smsflow/config"
+	"smsflow/signalbox"
 	"smsflow/store"
 	"smsflow/workflows"
 )
@@ -65,6 +66,9 @@ func run(logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// Inbound events the API stored but could not signal reach their workflows from here.
+	sweeper := signalbox.New(db, signalbox.ClientSignaller{Client: tc, Namespace: cfg.TemporalNamespace}, logger, signalbox.Options{})
+	go func() { _ = sweeper.Run(ctx) }()
 	logger.Info("worker started", "task_queue", cfg.TemporalTaskQueue, "namespace", cfg.TemporalNamespace)
 	errc := make(chan error, 1)
 	go func() { errc <- w.Run(worker.InterruptCh()) }()

@@ -24,6 +24,7 @@ import (
 	"smsflow/config"
 	"smsflow/hubspot"
 	"smsflow/hubspot/hubspottest"
+	"smsflow/signalbox"
 	"smsflow/store"
 	"smsflow/workflows"
 )
@@ -58,6 +59,8 @@ type Options struct {
 	// ExternalWorker: start no worker in the process; the test runs cmd/worker itself with
 	// Stack.Env (fault tests that kill it).
 	ExternalWorker bool
+	// Signals tunes the sweeper delivering stored inbound events (defaults: signalbox.Options).
+	Signals signalbox.Options
 }
 
 // Stack is a running smsflow.
@@ -167,6 +170,12 @@ func Start(ctx context.Context, tc client.Client, o Options) (s *Stack, err erro
 			return nil, err
 		}
 		s.closers = append(s.closers, w.Stop)
+		// The worker's background loop: stored inbound events to their workflows.
+		sweepCtx, stopSweeper := context.WithCancel(context.WithoutCancel(ctx))
+		swept := make(chan struct{})
+		sweeper := signalbox.New(s.DB, signalbox.ClientSignaller{Client: tc, Namespace: s.Config.TemporalNamespace}, o.Log, o.Signals)
+		go func() { _ = sweeper.Run(sweepCtx); close(swept) }()
+		s.closers = append(s.closers, func() { stopSweeper(); <-swept })
 	}
 
 	srv := &http.Server{Handler: api.NewRouter(api.Deps{Log: o.Log, Config: s.Config, Temporal: tc, Store: s.DB})}
