@@ -49,7 +49,7 @@ func registerOAuth(r *gin.Engine, d Deps) {
 	case d.Store == nil:
 		h.broken = "no database"
 	default:
-		tokens, err := store.NewTokens(d.Store, d.Config.HubSpot.TokenKey)
+		tokens, err := store.NewTokens(d.Store, d.Config.HubSpot.TokenKeyring())
 		if err != nil {
 			h.broken = err.Error()
 			break
