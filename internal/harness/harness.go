@@ -31,6 +31,9 @@ import (
 // Portal is the HubSpot portal the harness installs the app on.
 const Portal = int64(62515)
 
+// Senders are the sender ids the harness's portal owns.
+var Senders = []string{"ACME"}
+
 // Secrets of the harness's outside world.
 const (
 	ClientSecret  = "harness-client-secret"
@@ -135,6 +138,12 @@ func Start(ctx context.Context, tc client.Client, o Options) (s *Stack, err erro
 	}
 	if err = s.DB.SetPortalSettings(ctx, Portal, settings); err != nil {
 		return nil, err
+	}
+	// The senders the tests and the benchmark send from are the portal's.
+	for _, sender := range Senders {
+		if err = s.DB.AddSender(ctx, Portal, sender, false, store.SenderManual); err != nil {
+			return nil, err
+		}
 	}
 
 	acts, err := activities.FromConfig(s.Config, s.DB, o.Log)
