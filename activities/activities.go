@@ -80,7 +80,7 @@ func FromConfig(cfg config.Config, db *store.Store, log *slog.Logger) (*Activiti
 	if cfg.PhoneHashKey == "" {
 		return nil, errors.New("PHONE_HASH_KEY must be set: it keys the phone hash of the SmsPhoneHash search attribute")
 	}
-	tokens, err := store.NewTokens(db, cfg.HubSpot.TokenKey)
+	tokens, err := store.NewTokens(db, cfg.HubSpot.TokenKeyring())
 	if err != nil {
 		return nil, err
 	}

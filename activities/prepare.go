@@ -2,7 +2,12 @@ package activities
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
+
+	"smsflow/outcome"
+	"smsflow/store"
 )
 
 // PrepareInput is everything Prepare needs: the request's record and inputs.
@@ -18,6 +23,9 @@ type Prepared struct {
 	Settings  Settings
 	Recipient Recipient
 	Rendered  Rendered
+	// Sender is what the message goes out from: the action's sender, or the portal's default
+	// sender when the action gives none ("" when it has none either).
+	Sender string
 }
 
 // Settings are a portal's lifecycle settings, read once per message so the history records them.
@@ -28,20 +36,36 @@ type Settings struct {
 	MaxSegments     int
 }
 
-// Prepare reads the portal's settings, resolves the recipient, renders the text and computes the
-// send time, and creates the message log row (PENDING). One activity, recorded once: the history
-// stays small and a changed rule table never changes a running message.
+// Prepare reads the portal's settings, checks that the portal may send from the action's sender,
+// resolves the recipient, renders the text and computes the send time, and creates the message
+// log row (PENDING). One activity, recorded once: the history stays small and a changed rule
+// table never changes a running message. A sender the portal does not own ends the message
+// (Rendered.ErrorCode SENDER_NOT_ALLOWED) before HubSpot is read or anything is held.
 func (a *Activities) Prepare(ctx context.Context, in PrepareInput) (Prepared, error) {
 	var out Prepared
-	var err error
-	if out.Settings, err = a.loadSettings(ctx, in.Recipient.PortalID); err != nil {
+	portal, err := a.Store.PortalSettingsOf(ctx, in.Recipient.PortalID)
+	if err != nil {
 		return Prepared{}, err
+	}
+	out.Settings = a.settingsOf(portal)
+	row := in.Message
+	row.Status = "PENDING"
+	sender, err := a.Store.CheckSender(ctx, in.Recipient.PortalID, in.Message.Sender)
+	if err != nil {
+		return Prepared{}, err
+	}
+	out.Sender = in.Message.Sender
+	switch {
+	case out.Sender == "":
+		out.Sender = sender.Default
+	case !sender.Allowed:
+		out.Rendered.ErrorCode = outcome.SenderNotAllowed
+		out.Rendered.ErrorMessage = fmt.Sprintf("sender %q is not one of this HubSpot account's senders; ask the SMS provider to register it", in.Message.Sender)
+		return out, a.recordStatus(ctx, row)
 	}
 	if out.Recipient, err = a.resolveRecipient(ctx, in.Recipient); err != nil {
 		return Prepared{}, err
 	}
-	row := in.Message
-	row.Status = "PENDING"
 	row.Phone, row.Country = out.Recipient.Phone, out.Recipient.Region
 	if out.Recipient.ErrorCode == "" {
 		r := in.Render
@@ -52,6 +76,7 @@ func (a *Activities) Prepare(ctx context.Context, in PrepareInput) (Prepared, er
 		if r.MaxSegments == 0 {
 			r.MaxSegments = out.Settings.MaxSegments
 		}
+		r.LinkHosts = linkHosts(portal.Settings)
 		if out.Rendered, err = a.render(ctx, r); err != nil {
 			return Prepared{}, err
 		}
@@ -67,12 +92,29 @@ func (a *Activities) Prepare(ctx context.Context, in PrepareInput) (Prepared, er
 	return out, a.recordStatus(ctx, row)
 }
 
-// loadSettings reads the portal's lifecycle settings.
-func (a *Activities) loadSettings(ctx context.Context, portalID int64) (Settings, error) {
-	p, err := a.Store.PortalSettingsOf(ctx, portalID)
-	if err != nil {
-		return Settings{}, err
+// linkHosts reads the portal's link_hosts setting: the hosts tracked links may lead to (a list,
+// or one comma-separated string).
+func linkHosts(settings map[string]any) []string {
+	var out []string
+	switch v := settings["link_hosts"].(type) {
+	case []any:
+		for _, h := range v {
+			if s, ok := h.(string); ok && strings.TrimSpace(s) != "" {
+				out = append(out, strings.TrimSpace(s))
+			}
+		}
+	case string:
+		for _, h := range strings.Split(v, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				out = append(out, h)
+			}
+		}
 	}
+	return out
+}
+
+// settingsOf reads the portal's lifecycle settings.
+func (a *Activities) settingsOf(p store.PortalSettings) Settings {
 	s := a.Config.Defaults
 	if s == (Settings{}) {
 		s = DefaultSettings
@@ -88,5 +130,5 @@ func (a *Activities) loadSettings(ctx context.Context, portalID int64) (Settings
 	if v, ok := p.Settings["max_segments"].(float64); ok && v >= 1 {
 		s.MaxSegments = int(v)
 	}
-	return s, nil
+	return s
 }

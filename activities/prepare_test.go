@@ -339,3 +339,121 @@ func TestPrepareSendTime(t *testing.T) {
 		})
 	}
 }
+
+// The attack: a contact property holding a URL. Only links written in the template become
+// tracked redirects on our domain; the property's URL is sent as the record holds it, and a
+// token inside a template link is escaped, never its host. With the portal's link_hosts, a
+// template link to another host is not tracked either.
+func TestPrepareShortensOnlyTheTemplateLinks(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	evil := "https://evil.example/phish"
+	known := map[string]string{"mobilephone": "+33612345678", "firstname": evil}
+	shorten := func(id, text string) activities.Prepared {
+		t.Helper()
+		in := prepareInput(id, "107", known, text, "transactional")
+		in.Render.ShortenURLs = true
+		p, err := s.acts.Prepare(s.ctx, in)
+		if err != nil || p.Rendered.ErrorCode != "" {
+			t.Fatalf("Prepare = %+v, %v", p.Rendered, err)
+		}
+		return p
+	}
+	targets := func(id string) []string {
+		t.Helper()
+		rows, err := s.db.Pool.Query(s.ctx, `SELECT target_url FROM short_links WHERE message_id = $1 AND kind = 'link' ORDER BY target_url`, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for rows.Next() {
+			var u string
+			_ = rows.Scan(&u)
+			out = append(out, u)
+		}
+		return out
+	}
+
+	id := newID()
+	p := shorten(id, "Hi {{contact.firstname}}, your order: https://shop.example/o?ref={{ contact.firstname }}")
+	text := p.Rendered.Text
+	if !strings.HasPrefix(text, "Hi "+evil+", your order: "+s.baseURL+"/l/") || strings.Count(text, "/l/") != 1 {
+		t.Fatalf("text = %q: want the property's URL as is and one tracked link, the template's", text)
+	}
+	if got := targets(id); len(got) != 1 || got[0] != "https://shop.example/o?ref=https%3A%2F%2Fevil.example%2Fphish" {
+		t.Fatalf("short link targets %q: want only the template's link, with the value escaped", got)
+	}
+
+	// A template link whose host is a token is not tracked.
+	id = newID()
+	known["website"] = "evil.example"
+	shortenHost := prepareInput(id, "107", known, "Visit https://{{contact.website}}/deal", "transactional")
+	shortenHost.Recipient.Tokens = []string{"website"}
+	shortenHost.Render.ShortenURLs = true
+	if p, err := s.acts.Prepare(s.ctx, shortenHost); err != nil || strings.Contains(p.Rendered.Text, "/l/") || len(targets(id)) != 0 {
+		t.Fatalf("a link whose host is a token: %q, %v, targets %q", p.Rendered.Text, err, targets(id))
+	}
+
+	// The portal's allowlist: only its hosts are tracked.
+	if err := s.db.SetPortalSettings(s.ctx, portal, map[string]any{"link_hosts": []any{"*.brand.example"}}); err != nil {
+		t.Fatal(err)
+	}
+	id = newID()
+	p = shorten(id, "New: https://go.brand.example/new and https://other.example/x")
+	if got := targets(id); len(got) != 1 || got[0] != "https://go.brand.example/new" || !strings.Contains(p.Rendered.Text, "https://other.example/x") {
+		t.Fatalf("with link_hosts: text %q, targets %q", p.Rendered.Text, got)
+	}
+}
+
+// The attack: an action naming a sender the portal does not own (another customer's brand).
+// Prepare ends the message NOT_SENT SENDER_NOT_ALLOWED before reading HubSpot.
+func TestPrepareRefusesASenderThePortalDoesNotOwn(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	s.hs.SetObject(portal, "contacts", "108", map[string]string{"mobilephone": "+33612345678", "firstname": "Ana"})
+	for _, add := range []struct {
+		portal    int64
+		sender    string
+		asDefault bool
+	}{{portal, "ACME", false}, {portal, "+33612345600", true}, {portal + 1, "RIVAL", false}} {
+		if err := s.db.AddSender(s.ctx, add.portal, add.sender, add.asDefault, store.SenderManual); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		sender     string
+		allowed    bool
+		wantSender string
+	}{
+		{"ACME", true, "ACME"},
+		{"Acme", true, "Acme"},
+		{"33612345600", true, "33612345600"},
+		{"", true, "+33612345600"}, // the portal's default
+		{"RIVAL", false, ""},       // another portal's
+		{"BANK", false, ""},
+	} {
+		t.Run(tc.sender, func(t *testing.T) {
+			id := newID()
+			in := prepareInput(id, "108", nil, "Bonjour {{contact.firstname}}", "transactional")
+			in.Message.Sender = tc.sender
+			reads := s.calls("GET", "/crm/v3/objects/")
+			p, err := s.acts.Prepare(s.ctx, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.allowed {
+				if p.Rendered.ErrorCode != outcome.SenderNotAllowed || !strings.Contains(p.Rendered.ErrorMessage, tc.sender) || p.Rendered.Text != "" {
+					t.Fatalf("sender %q: %+v, want SENDER_NOT_ALLOWED", tc.sender, p.Rendered)
+				}
+				if s.calls("GET", "/crm/v3/objects/") != reads {
+					t.Fatal("a refused sender still read the record")
+				}
+				if m, err := s.db.GetMessage(s.ctx, id); err != nil || m.Status != string(outcome.Pending) {
+					t.Fatalf("message row %+v, %v", m, err)
+				}
+				return
+			}
+			if p.Rendered.ErrorCode != "" || p.Sender != tc.wantSender || p.Rendered.Text != "Bonjour Ana" {
+				t.Fatalf("sender %q: %+v, sender %q; want it allowed as %q", tc.sender, p.Rendered, p.Sender, tc.wantSender)
+			}
+		})
+	}
+}

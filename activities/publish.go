@@ -157,13 +157,24 @@ func (a *Activities) recordStatus(ctx context.Context, ev StatusEvent) error {
 	return err
 }
 
-// completeAction completes the blocked HubSpot workflow action with the outcome.
+// completeAction completes the blocked HubSpot workflow action with the outcome, and records the
+// outputs it was completed with: HubSpot executing the same callbackId again is answered with them.
 func (a *Activities) completeAction(ctx context.Context, in CompleteInput) error {
 	err := a.HubSpot.CompleteCallback(ctx, in.PortalID, in.CallbackID, in.Outputs)
 	if errors.Is(err, hubspot.ErrPortalDisconnected) {
 		return nil // nobody can complete it now; HubSpot expires it after hs_expiration_duration
 	}
-	return err
+	if err != nil || in.Outputs["message_id"] == "" {
+		return err
+	}
+	outputs := make(map[string]string, len(in.Outputs)+1)
+	for k, v := range in.Outputs {
+		outputs[k] = v
+	}
+	if outputs[hubspot.OutputState] == "" {
+		outputs[hubspot.OutputState] = hubspot.StateSuccess // what CompleteCallback sent
+	}
+	return a.Store.RecordActionOutcome(ctx, in.Outputs["message_id"], outputs)
 }
 
 // optOut puts the recipient on the suppression list, or takes them off it (START).

@@ -253,6 +253,11 @@ func TestPublishCompletesTheCallback(t *testing.T) {
 	if c.PortalID != portal || c.Outputs["sms_status"] != "SMS_SENT" || c.Outputs["message_id"] != id || c.Outputs["hs_execution_state"] != "SUCCESS" {
 		t.Errorf("completion = %+v, want SUCCESS with the message's outputs", c)
 	}
+	// What it was completed with is recorded, for HubSpot executing the same callbackId again.
+	rec, ok, err := s.db.ActionOutcome(s.ctx, id)
+	if err != nil || !ok || rec["sms_status"] != "SMS_SENT" || rec["hs_execution_state"] != "SUCCESS" || rec["segments"] != "1" {
+		t.Fatalf("recorded outcome = %v, %v, %v", rec, ok, err)
+	}
 }
 
 // HubSpot faults: a permanent refusal (4xx) is stored as a hubspot_error event and Publish goes

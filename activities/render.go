@@ -31,6 +31,9 @@ type RenderInput struct {
 	UTM              map[string]string
 	Now              time.Time  // workflow time: the instant the send time is computed from
 	SendAt           *time.Time // the user's scheduled time
+	// LinkHosts is the portal's allowlist of tracked link hosts (see render.HostAllowed); empty:
+	// any host. Filled by Prepare from the portal's settings.
+	LinkHosts []string
 }
 
 // Violation is a content rule the text breaks.
@@ -54,40 +57,18 @@ type Rendered struct {
 	ErrorMessage     string
 }
 
-// render personalizes the text, makes the tracked and unsubscribe links, composes the message
-// (STOP mention, encoding, content rules) and computes the send time.
+// render makes the tracked and unsubscribe links of the template, personalizes the rest, composes
+// the message (STOP mention, encoding, content rules) and computes the send time.
 func (a *Activities) render(ctx context.Context, in RenderInput) (Rendered, error) {
 	category, err := compliance.ParseCategory(in.MessageType)
 	if err != nil {
 		return Rendered{ErrorCode: outcome.InvalidMessageType, ErrorMessage: err.Error()}, nil
 	}
-	text := render.Personalize(in.Text, in.Tokens)
-	if strings.Contains(text, render.UnsubscribeToken) {
-		code, err := a.Store.CreateShortLink(ctx, in.MessageID, in.PortalID, store.LinkUnsubscribe, "")
-		if err != nil {
-			return Rendered{}, err
-		}
-		text = strings.ReplaceAll(text, render.UnsubscribeToken, a.Config.PublicBaseURL+"/u/"+code)
+	text, err := a.templateLinks(ctx, in)
+	if err != nil {
+		return Rendered{}, err
 	}
-	if in.ShortenURLs || len(in.UTM) > 0 {
-		replace := map[string]string{}
-		for _, link := range render.Links(text) {
-			if strings.HasPrefix(link, a.Config.PublicBaseURL+"/") {
-				continue // our own unsubscribe link
-			}
-			target := render.WithUTM(link, in.UTM)
-			if !in.ShortenURLs {
-				replace[link] = target
-				continue
-			}
-			code, err := a.Store.CreateShortLink(ctx, in.MessageID, in.PortalID, store.LinkRedirect, target)
-			if err != nil {
-				return Rendered{}, err
-			}
-			replace[link] = a.Config.PublicBaseURL + "/l/" + code
-		}
-		text = render.ReplaceLinks(text, replace)
-	}
+	text = render.Personalize(text, in.Tokens)
 	composed := render.Compose(rules, text, render.ComposeOptions{Country: in.Country, Category: category, AddStop: in.AddStop,
 		AllowUnicode: in.AllowUnicode, NationalLanguage: in.NationalLanguage, MaxSegments: in.MaxSegments,
 		Compliance: compliance.Config{StopCode: a.Config.StopShortCode, ShortDomains: ownDomains(a.Config.PublicBaseURL)}})
@@ -129,6 +110,46 @@ func (a *Activities) render(ctx context.Context, in RenderInput) (Rendered, erro
 		out.HeldReason = "scheduled by the workflow's send_at"
 	}
 	return out, nil
+}
+
+// templateLinks replaces the links written in the template — before personalization — by
+// their tracked short links (or, without shortening, adds the UTM parameters), and
+// {UNSUB_URL} by the unsubscribe link. A link that a token's value brings is left as the value
+// wrote it: a record property holding a URL never becomes a redirect on our domain. Nor does a
+// template link whose host comes from a token, or one to a host off the portal's allowlist.
+func (a *Activities) templateLinks(ctx context.Context, in RenderInput) (string, error) {
+	text := render.CompactTokens(in.Text)
+	if strings.Contains(text, render.UnsubscribeToken) {
+		code, err := a.Store.CreateShortLink(ctx, in.MessageID, in.PortalID, store.LinkUnsubscribe, "")
+		if err != nil {
+			return "", err
+		}
+		text = strings.ReplaceAll(text, render.UnsubscribeToken, a.Config.PublicBaseURL+"/u/"+code)
+	}
+	if !in.ShortenURLs && len(in.UTM) == 0 {
+		return text, nil
+	}
+	replace := map[string]string{}
+	for _, link := range render.Links(text) {
+		if strings.HasPrefix(link, a.Config.PublicBaseURL+"/") {
+			continue // our own unsubscribe link
+		}
+		host := render.LinkHost(link)
+		if host == "" || !render.HostAllowed(host, in.LinkHosts) {
+			continue
+		}
+		target := render.WithUTM(render.PersonalizeLink(link, in.Tokens), in.UTM)
+		if !in.ShortenURLs {
+			replace[link] = target
+			continue
+		}
+		code, err := a.Store.CreateShortLink(ctx, in.MessageID, in.PortalID, store.LinkRedirect, target)
+		if err != nil {
+			return "", err
+		}
+		replace[link] = a.Config.PublicBaseURL + "/l/" + code
+	}
+	return render.ReplaceLinks(text, replace), nil
 }
 
 func ownDomains(base string) []string {

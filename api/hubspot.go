@@ -16,11 +16,13 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/nyaruka/phonenumbers"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"smsflow/hubspot"
 	"smsflow/outcome"
+	"smsflow/store"
 	"smsflow/workflows"
 )
 
@@ -162,10 +164,24 @@ func (a *actions) handle(channel outcome.Channel) gin.HandlerFunc {
 			failContinue(c, bad.code, bad.message)
 			return
 		}
-		if err := a.start(c.Request.Context(), req); err != nil {
+		// HubSpot executing a callbackId again (its retries, a replay): once the action was
+		// completed the answer is the outcome it was completed with, never a new BLOCK that nothing
+		// would complete; while the message runs, the same BLOCK and no second workflow.
+		if out, ok := a.previousOutcome(c, req); ok {
+			a.d.Log.Info("hubspot action repeated after its message ended; answered with its outcome", "portal_id", portalID,
+				"message_id", req.MessageID, "state", out[hubspot.OutputState])
+			c.JSON(http.StatusOK, gin.H{"outputFields": out})
+			return
+		}
+		closed, err := a.start(c.Request.Context(), req)
+		if err != nil {
 			a.d.Log.Error("start message workflow", "error", err, "portal_id", portalID, "message_id", req.MessageID,
 				"workflow_id", workflows.SMSWorkflowID(req.MessageID))
 			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "the message could not be accepted now; retry"})
+			return
+		}
+		if closed {
+			a.answerClosed(c, req)
 			return
 		}
 		a.d.Log.Info("hubspot action accepted", "portal_id", portalID, "message_id", req.MessageID,
@@ -177,12 +193,107 @@ func (a *actions) handle(channel outcome.Channel) gin.HandlerFunc {
 	}
 }
 
-// start starts the message workflow once per callbackId ever: a retried delivery while it runs
-// gets the running one (USE_EXISTING) and after it closed gets the closed one (REJECT_DUPLICATE),
-// both without error: Temporal answers a start under an existing id with that run.
-func (a *actions) start(ctx context.Context, req workflows.SMSRequest) error {
+// previousOutcome is the answer to an execution whose message already ended: the outputs its
+// action was completed with, else (a message whose workflow has closed, or is gone from Temporal
+// after its retention) the outcome its message log row holds. ok is false for a new callbackId, a
+// message still running, and whenever the database cannot say (the start then decides, and never
+// starts a second run while Temporal remembers the first).
+func (a *actions) previousOutcome(c *gin.Context, req workflows.SMSRequest) (map[string]string, bool) {
+	if a.d.Store == nil {
+		return nil, false
+	}
+	ctx, cancel := a.d.requestContext(c)
+	defer cancel()
+	out, ok, err := a.d.Store.ActionOutcome(ctx, req.MessageID)
+	if err != nil {
+		a.d.Log.Warn("read the recorded action outcome", "error", err, "message_id", req.MessageID)
+		return nil, false
+	}
+	if ok {
+		return out, true
+	}
+	m, err := a.d.Store.GetMessage(ctx, req.MessageID)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			a.d.Log.Warn("read the message of a repeated action", "error", err, "message_id", req.MessageID)
+		}
+		return nil, false
+	}
 	if a.d.Temporal == nil {
-		return errors.New("no Temporal client")
+		return nil, false
+	}
+	running, err := a.running(c.Request.Context(), req.MessageID)
+	if err != nil || running {
+		return nil, false
+	}
+	return messageOutputs(m), true
+}
+
+// running says whether the message's workflow is running; a workflow Temporal no longer knows
+// (past its retention) is not.
+func (a *actions) running(ctx context.Context, messageID string) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, workflowStartTimeout)
+	defer cancel()
+	d, err := a.d.Temporal.DescribeWorkflowExecution(ctx, workflows.SMSWorkflowID(messageID), "")
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, nil
+}
+
+// answerClosed answers an execution whose workflow has closed but which previousOutcome could not
+// answer: from the message log when it can be read now, else 503 so HubSpot asks again; a closed
+// run that never wrote its message is answered FAIL_CONTINUE.
+func (a *actions) answerClosed(c *gin.Context, req workflows.SMSRequest) {
+	if a.d.Store != nil {
+		ctx, cancel := a.d.requestContext(c)
+		defer cancel()
+		m, err := a.d.Store.GetMessage(ctx, req.MessageID)
+		switch {
+		case err == nil:
+			c.JSON(http.StatusOK, gin.H{"outputFields": messageOutputs(m)})
+			return
+		case !errors.Is(err, store.ErrNotFound):
+			a.d.Log.Warn("read the message of a repeated action", "error", err, "message_id", req.MessageID)
+			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "the message's outcome cannot be read now; retry"})
+			return
+		}
+	}
+	a.d.Log.Warn("hubspot action repeated; its workflow closed without a message log row", "portal_id", req.PortalID, "message_id", req.MessageID)
+	c.JSON(http.StatusOK, gin.H{"outputFields": gin.H{
+		hubspot.OutputState: hubspot.StateFailContinue, "message_id": req.MessageID, "error_code": outcome.OutcomeNotRecorded,
+		"error_message": "This action execution was already handled and has ended; its outcome was not recorded."}})
+}
+
+// messageOutputs are the action's output fields as the message log has them: the status the
+// message reached, FAIL_CONTINUE when it failed (or never got past pending).
+func messageOutputs(m store.Message) map[string]string {
+	state := hubspot.StateSuccess
+	if st := outcome.Status(m.Status); st.Failed() || st == outcome.Pending {
+		state = hubspot.StateFailContinue
+	}
+	return map[string]string{
+		hubspot.OutputState: state,
+		"sms_status":        m.Status,
+		"message_id":        m.ID,
+		"campaign_name":     m.Campaign,
+		"segments":          strconv.Itoa(m.Segments),
+		"encoding":          m.Encoding,
+		"error_code":        m.ErrorCode,
+		"error_message":     m.ErrorMessage,
+	}
+}
+
+// start starts the message workflow once per callbackId ever: a retried delivery while it runs
+// gets the running one (USE_EXISTING), and after it closed is refused (REJECT_DUPLICATE), which
+// start reports as closed.
+func (a *actions) start(ctx context.Context, req workflows.SMSRequest) (closed bool, err error) {
+	if a.d.Temporal == nil {
+		return false, errors.New("no Temporal client")
 	}
 	ctx, cancel := context.WithTimeout(ctx, workflowStartTimeout)
 	defer cancel()
@@ -196,17 +307,20 @@ func (a *actions) start(ctx context.Context, req workflows.SMSRequest) error {
 	if req.Inputs.Country != "" {
 		sa = append(sa, workflows.CountryKey.ValueSet(req.Inputs.Country))
 	}
-	_, err := a.d.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+	_, err = a.d.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       workflows.SMSWorkflowID(req.MessageID),
 		TaskQueue:                a.d.Config.TemporalTaskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		TypedSearchAttributes:    temporal.NewSearchAttributes(sa...),
+		// A running run is returned (USE_EXISTING), a closed one refused with an error: that is
+		// how start tells them apart.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		TypedSearchAttributes:                    temporal.NewSearchAttributes(sa...),
 	}, workflows.SendSMSName, req)
 	if err != nil && temporal.IsWorkflowExecutionAlreadyStartedError(err) {
-		return nil // the same message: nothing new to start
+		return true, nil // the same message, ended: nothing new to start
 	}
-	return err
+	return false, err
 }
 
 var (

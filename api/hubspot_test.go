@@ -15,6 +15,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -26,6 +27,7 @@ import (
 	"smsflow/hubspot/hubspottest"
 	"smsflow/internal/testenv"
 	"smsflow/outcome"
+	"smsflow/store"
 	"smsflow/workflows"
 )
 
@@ -387,8 +389,9 @@ func TestIdempotentStartOnDevServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	// After the run closed: Temporal's default (ALLOW_DUPLICATE) would start a second run here.
+	// Without a message log (no database here) the answer says the outcome is not recorded.
 	res, err := caller.Execute(ctx, url, execution(cb, nil))
-	if err != nil || res.State != "BLOCK" {
+	if err != nil || res.State != "FAIL_CONTINUE" || res.Outputs["error_code"] != string(outcome.OutcomeNotRecorded) {
 		t.Fatalf("delivery after close: %+v, %v", res, err)
 	}
 	last, err := c.DescribeWorkflowExecution(ctx, wfID, "")
@@ -412,5 +415,125 @@ func TestIdempotentStartOnDevServer(t *testing.T) {
 	}
 	if starts != 1 {
 		t.Fatalf("%d starts in the history", starts)
+	}
+}
+
+// HubSpot repeating a callbackId: BLOCK while the message runs (one workflow), the recorded
+// outputs once its action was completed, and the message log's outcome once its workflow closed
+// or Temporal forgot it — never a new BLOCK that nothing would complete, never a second message.
+func TestRepeatedCallbackAnsweredWithItsOutcome(t *testing.T) {
+	c := testenv.Temporal(t)
+	db, err := store.Open(context.Background(), testenv.Database(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	queue := "test-repeat-" + testenv.RandomID()
+	w := worker.New(c, queue, worker.Options{})
+	w.RegisterWorkflowWithOptions(func(ctx workflow.Context, req workflows.SMSRequest) (workflows.SMSResult, error) {
+		workflow.GetSignalChannel(ctx, "release").Receive(ctx, nil)
+		return workflows.SMSResult{MessageID: req.MessageID}, nil
+	}, workflow.RegisterOptions{Name: workflows.SendSMSName})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	cfg := config.Config{TemporalTaskQueue: queue, HubSpot: config.HubSpot{ClientSecret: actionSecret}}
+	var h http.Handler
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	defer srv.Close()
+	cfg.PublicBaseURL = srv.URL
+	h = api.NewRouter(api.Deps{Log: slog.New(slog.DiscardHandler), Config: cfg, Temporal: c, Store: db, Ready: map[string]api.Check{}})
+	url := srv.URL + "/hubspot/actions/sms"
+	caller := &hubspottest.Caller{Secret: actionSecret}
+	execute := func(cb string) hubspottest.ActionResponse {
+		t.Helper()
+		res, err := caller.Execute(ctx, url, execution(cb, nil))
+		if err != nil || res.Status != 200 {
+			t.Fatalf("execute %s: %+v, %v", cb, res, err)
+		}
+		return res
+	}
+	runs := func(cb string) int {
+		t.Helper()
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Query: fmt.Sprintf("WorkflowId = '%s'", workflows.SMSWorkflowID(workflows.MessageIDForCallback(62515, cb)))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(resp.GetExecutions())
+	}
+	save := func(cb, status string, code outcome.Code) string {
+		t.Helper()
+		id := workflows.MessageIDForCallback(62515, cb)
+		if err := db.SaveMessage(ctx, store.Message{ID: id, PortalID: 62515, ObjectType: "contact", ObjectID: "904", Status: status,
+			ErrorCode: string(code), ErrorMessage: "reason", Campaign: "C1", Segments: 1, Encoding: "GSM7", CallbackID: cb}); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	release := func(cb string) {
+		t.Helper()
+		id := workflows.SMSWorkflowID(workflows.MessageIDForCallback(62515, cb))
+		if err := c.SignalWorkflow(ctx, id, "", "release", nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.GetWorkflow(ctx, id, "").Get(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Running, its message being prepared: BLOCK again, one run.
+	cb := "ap-repeat-" + testenv.RandomID()
+	if res := execute(cb); res.State != "BLOCK" {
+		t.Fatalf("first execution: %+v", res)
+	}
+	id := save(cb, "PENDING", "")
+	if res := execute(cb); res.State != "BLOCK" {
+		t.Fatalf("repeated while running: %+v", res)
+	}
+	// Completed (wait_for met) while the workflow still listens: the recorded outputs.
+	recorded := map[string]string{"hs_execution_state": "SUCCESS", "sms_status": "SMS_DELIVERED", "message_id": id, "segments": "1",
+		"encoding": "GSM7", "campaign_name": "C1", "error_code": "", "error_message": ""}
+	if err := db.RecordActionOutcome(ctx, id, recorded); err != nil {
+		t.Fatal(err)
+	}
+	res := execute(cb)
+	if res.State != "SUCCESS" || res.Outputs["sms_status"] != "SMS_DELIVERED" || res.Outputs["message_id"] != id || res.Outputs["segments"] != "1" {
+		t.Fatalf("repeated after completion: %+v", res)
+	}
+	release(cb)
+	if res := execute(cb); res.State != "SUCCESS" || res.Outputs["sms_status"] != "SMS_DELIVERED" {
+		t.Fatalf("repeated after the run closed: %+v", res)
+	}
+	if n := runs(cb); n != 1 {
+		t.Fatalf("%d runs for one callbackId", n)
+	}
+
+	// Closed without a recorded completion (its completion was refused, say): the message log.
+	cb2 := "ap-repeat-" + testenv.RandomID()
+	execute(cb2)
+	save(cb2, string(outcome.SMSNotSent), outcome.OptedOut)
+	release(cb2)
+	res = execute(cb2)
+	if res.State != "FAIL_CONTINUE" || res.Outputs["sms_status"] != string(outcome.SMSNotSent) || res.Outputs["error_code"] != string(outcome.OptedOut) {
+		t.Fatalf("repeated after a NOT_SENT run: %+v", res)
+	}
+
+	// Temporal no longer knows the run (past its retention), the message log does: its outcome,
+	// and no second message.
+	cb3 := "ap-repeat-" + testenv.RandomID()
+	save(cb3, string(outcome.SMSSent), "")
+	res = execute(cb3)
+	if res.State != "SUCCESS" || res.Outputs["sms_status"] != string(outcome.SMSSent) {
+		t.Fatalf("repeated past retention: %+v", res)
+	}
+	if n := runs(cb3); n != 0 {
+		t.Fatalf("a repeated execution started %d workflows", n)
 	}
 }

@@ -21,13 +21,16 @@ import (
 	"smsflow/store"
 )
 
-// Timeouts of the install: the code exchange is on the request path (the user waits for it), the
-// portal set-up (properties, time zone) runs in the background, bounded.
+// Timeouts of the install: the code exchange is on the request path (the user waits for it, while
+// HubSpot's 429s and 5xx are retried), the portal set-up (properties, time zone) runs in the
+// background, bounded.
 const (
 	oauthStateMaxAge = time.Hour
-	exchangeTimeout  = 20 * time.Second
 	setUpTimeout     = 2 * time.Minute
 )
+
+// exchangeTimeout bounds the code exchange with its retries; a variable so tests stay short.
+var exchangeTimeout = 20 * time.Second
 
 type oauthHandlers struct {
 	d      Deps
@@ -49,7 +52,7 @@ func registerOAuth(r *gin.Engine, d Deps) {
 	case d.Store == nil:
 		h.broken = "no database"
 	default:
-		tokens, err := store.NewTokens(d.Store, d.Config.HubSpot.TokenKey)
+		tokens, err := store.NewTokens(d.Store, d.Config.HubSpot.TokenKeyring())
 		if err != nil {
 			h.broken = err.Error()
 			break
@@ -136,7 +139,11 @@ func (h *oauthHandlers) callback(c *gin.Context) {
 			h.page(c, http.StatusBadRequest, "Install failed", "HubSpot refused the authorization code; start the install again.")
 			return
 		}
-		h.page(c, http.StatusBadGateway, "Install failed", "HubSpot could not be reached; try again in a minute.")
+		// HubSpot rate-limited us, failed or did not answer through every retry: nothing was
+		// refused, and the same link may still work in a moment.
+		c.Header("Retry-After", "60")
+		h.page(c, http.StatusServiceUnavailable, "HubSpot is unavailable",
+			"HubSpot is not answering right now, so the install could not finish. Try again in a minute: reload this page, or start the install again from HubSpot.")
 		return
 	}
 	if tok.HubID <= 0 {

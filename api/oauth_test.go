@@ -133,3 +133,71 @@ func TestOAuthCallbackRefusesForgedStateAndBadCode(t *testing.T) {
 		t.Fatal("a refused install stored a portal")
 	}
 }
+
+// installCallback follows /oauth/install to HubSpot's consent page and returns the callback URL
+// HubSpot sends the user back to (with its code and state), without calling it.
+func installCallback(t *testing.T, srv *httptest.Server) string {
+	t.Helper()
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirect.Get(srv.URL + "/oauth/install")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	resp, err = noRedirect.Get(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.Header.Get("Location")
+}
+
+func getPage(t *testing.T, u string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// A 429 or 5xx from HubSpot during the install is retried, and never shown as a refused code.
+func TestOAuthInstallRetriesHubSpotFaults(t *testing.T) {
+	defer api.SetExchangeTimeout(4 * time.Second)()
+	srv, fake, db := oauthServer(t)
+	ctx := context.Background()
+
+	// Rate-limited twice, then served: the install goes through on the first visit.
+	fake.Inject(hubspottest.Fault{PathPrefix: "/oauth/v1/token", Status: http.StatusTooManyRequests, RetryAfter: "1", Times: 2})
+	if status, page := getPage(t, installCallback(t, srv)); status != 200 || !strings.Contains(page, "62515") {
+		t.Fatalf("after two 429s: %d %s", status, page)
+	}
+	if n := len(fake.CallsTo("POST", "/oauth/v1/token")); n != 3 {
+		t.Fatalf("%d token calls, want 3", n)
+	}
+
+	// HubSpot failing for longer than the request may wait: a 5xx page saying HubSpot is
+	// unavailable, nothing stored; the same link works once HubSpot is back.
+	callback := installCallback(t, srv)
+	fake.Inject(hubspottest.Fault{PathPrefix: "/oauth/v1/token", Status: http.StatusServiceUnavailable, Times: 1000})
+	status, page := getPage(t, callback)
+	if status != http.StatusServiceUnavailable || !strings.Contains(page, "HubSpot is unavailable") || strings.Contains(strings.ToLower(page), "refused") {
+		t.Fatalf("HubSpot down: %d %s", status, page)
+	}
+	fake.ClearFaults()
+	if status, page := getPage(t, callback); status != 200 {
+		t.Fatalf("the same link after HubSpot recovered: %d %s", status, page)
+	}
+	if tokens, _ := store.NewTokens(db, oauthKey); tokens != nil {
+		if _, err := tokens.Get(ctx, hubspottest.DefaultPortal); err != nil {
+			t.Fatalf("token after the install: %v", err)
+		}
+	}
+	// A dropped connection is retried too.
+	fake.Inject(hubspottest.Fault{PathPrefix: "/oauth/v1/token", Hangup: true, Times: 1})
+	if status, page := getPage(t, installCallback(t, srv)); status != 200 {
+		t.Fatalf("after a dropped connection: %d %s", status, page)
+	}
+}

@@ -23,8 +23,11 @@ const (
 // Config is the whole configuration of the API, the worker and the simulators.
 type Config struct {
 	// Env is Production or Development.
-	Env               string
-	DatabaseURL       string
+	Env         string
+	DatabaseURL string
+	// DatabaseMaxConns bounds each process's PostgreSQL pool; 0: pool_max_conns of DatabaseURL,
+	// else pgx's default.
+	DatabaseMaxConns  int32
 	TemporalAddress   string
 	TemporalNamespace string
 	TemporalTaskQueue string
@@ -79,8 +82,11 @@ type HubSpot struct {
 	AppID        string
 	ClientID     string
 	ClientSecret string
-	// TokenKey encrypts OAuth tokens at rest (32 bytes, base64 or hex).
+	// TokenKey encrypts OAuth tokens at rest (32 bytes, base64 or hex); its key id is 0.
 	TokenKey string
+	// TokenKeys are several such keys, "id:key,id:key", newest first: tokens are sealed with the
+	// newest and opened with the key whose id is stored beside them (rotation).
+	TokenKeys string
 	// AuthorizeURL is HubSpot's OAuth consent page (the fake HubSpot's in development).
 	AuthorizeURL string
 	// Scopes and OptionalScopes are space-separated OAuth scopes of the install.
@@ -141,6 +147,7 @@ type Var struct {
 var Vars = []Var{
 	{"SMSFLOW_ENV", Production, "`production` or `development`; outside development the API and the worker refuse to start with a missing secret or a published development value"},
 	{"DATABASE_URL", "postgres://localhost:5432/smsflow?sslmode=disable", "PostgreSQL connection string (pgx format); in production use `sslmode=verify-full` (with `sslrootcert=` a CA file when the server's CA is not in the system store) so the connection is encrypted and the server authenticated; `disable` is for a database on the same host or private network only"},
+	{"DATABASE_MAX_CONNS", "", "largest number of PostgreSQL connections of each process's pool; empty: `pool_max_conns` of `DATABASE_URL`, else pgx's default (the larger of 4 and the CPU count)"},
 	{"TEMPORAL_ADDRESS", "localhost:7233", "Temporal frontend host:port"},
 	{"TEMPORAL_NAMESPACE", "default", "Temporal namespace"},
 	{"TEMPORAL_TASK_QUEUE", "smsflow", "task queue of the message workflows and activities"},
@@ -169,7 +176,8 @@ var Vars = []Var{
 	{"HUBSPOT_DEVELOPER_API_KEY", "", "API key (hapikey) of the developer account owning the app; only `bin/hubspotapp` uses it"},
 	{"HUBSPOT_CLIENT_ID", "", "HubSpot app OAuth client id"},
 	{"HUBSPOT_CLIENT_SECRET", "", "HubSpot app client secret: OAuth and request signatures"},
-	{"TOKEN_ENCRYPTION_KEY", "", "32-byte key (base64) encrypting OAuth tokens at rest"},
+	{"TOKEN_ENCRYPTION_KEY", "", "32-byte key (base64) encrypting OAuth tokens at rest; its key id is `0`"},
+	{"TOKEN_ENCRYPTION_KEYS", "", "several token keys for rotation, `id:key,id:key`, newest first (tokens are sealed with the first, opened by the id stored beside them); `TOKEN_ENCRYPTION_KEY`, when also set, is key `0`"},
 	{"HUBSPOT_AUTHORIZE_URL", "https://app.hubspot.com/oauth/authorize", "HubSpot OAuth consent page that /oauth/install redirects to"},
 	{"HUBSPOT_SCOPES", "oauth automation crm.objects.contacts.read crm.objects.contacts.write crm.objects.companies.read crm.objects.companies.write crm.objects.deals.read crm.objects.deals.write tickets crm.schemas.contacts.write crm.schemas.companies.write crm.schemas.deals.write", "OAuth scopes the install asks for (space-separated)"},
 	{"HUBSPOT_OPTIONAL_SCOPES", "timeline", "optional OAuth scopes (timeline is granted to timeline partners only)"},
@@ -249,6 +257,7 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 			ClientID:     get("HUBSPOT_CLIENT_ID"),
 			ClientSecret: get("HUBSPOT_CLIENT_SECRET"),
 			TokenKey:     get("TOKEN_ENCRYPTION_KEY"),
+			TokenKeys:    get("TOKEN_ENCRYPTION_KEYS"),
 
 			AuthorizeURL:         get("HUBSPOT_AUTHORIZE_URL"),
 			Scopes:               get("HUBSPOT_SCOPES"),
@@ -285,6 +294,16 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	}
 	if (c.Temporal.TLSCert == "") != (c.Temporal.TLSKey == "") {
 		errs = append(errs, errors.New("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY: set both or neither"))
+	}
+	if v := get("DATABASE_MAX_CONNS"); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 32); err != nil || n < 1 {
+			errs = append(errs, fmt.Errorf("DATABASE_MAX_CONNS: %q is not a positive integer", v))
+		} else {
+			c.DatabaseMaxConns = int32(n)
+		}
+	}
+	if err := checkTokenKeyIDs(c.HubSpot.TokenKeys); err != nil {
+		errs = append(errs, err)
 	}
 	if ttl, err := parseDays(get("LINK_TTL")); err != nil || ttl <= 0 {
 		errs = append(errs, fmt.Errorf("LINK_TTL: %q is not a positive duration (e.g. 400d or 720h)", get("LINK_TTL")))
@@ -376,6 +395,47 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		}
 	}
 	return c, errors.Join(errs...)
+}
+
+// TokenKeyring is the token keys as store.NewTokens reads them: TOKEN_ENCRYPTION_KEYS, then
+// TOKEN_ENCRYPTION_KEY as key 0.
+func (h HubSpot) TokenKeyring() string {
+	switch {
+	case h.TokenKeys == "":
+		return h.TokenKey
+	case h.TokenKey == "":
+		return h.TokenKeys
+	}
+	return h.TokenKeys + ",0:" + h.TokenKey
+}
+
+// tokenKeyEntries splits TOKEN_ENCRYPTION_KEYS into its id and key pairs.
+func tokenKeyEntries(keys string) [][2]string {
+	var out [][2]string
+	for _, e := range strings.Split(keys, ",") {
+		if e = strings.TrimSpace(e); e == "" {
+			continue
+		}
+		id, key, _ := strings.Cut(e, ":")
+		out = append(out, [2]string{strings.TrimSpace(id), strings.TrimSpace(key)})
+	}
+	return out
+}
+
+// checkTokenKeyIDs checks the form of TOKEN_ENCRYPTION_KEYS (the keys themselves are checked when
+// the token store reads them), without ever quoting a key.
+func checkTokenKeyIDs(keys string) error {
+	seen := map[string]bool{}
+	for i, e := range tokenKeyEntries(keys) {
+		switch {
+		case e[0] == "" || e[1] == "" || strings.ContainsAny(e[0], " \t"):
+			return fmt.Errorf("TOKEN_ENCRYPTION_KEYS: entry %d is not id:key", i+1)
+		case seen[e[0]]:
+			return fmt.Errorf("TOKEN_ENCRYPTION_KEYS: key id %q appears twice", e[0])
+		}
+		seen[e[0]] = true
+	}
+	return nil
 }
 
 // parseDays reads a Go duration or a whole number of days ("400d").

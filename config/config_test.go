@@ -115,3 +115,33 @@ func TestCarriers(t *testing.T) {
 		t.Fatal("secondary not counted, or the empty name counted")
 	}
 }
+
+func TestTokenKeysAndPoolSize(t *testing.T) {
+	k0 := "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+	k1 := "bm5ubm5ubm5ubm5ubm5ubm5ubm5ubm5ubm5ubm5ubm4="
+	c, err := FromLookup(lookup(map[string]string{"TOKEN_ENCRYPTION_KEY": k0}))
+	if err != nil || c.HubSpot.TokenKeyring() != k0 || c.DatabaseMaxConns != 0 {
+		t.Fatalf("one key: %q, pool %d, %v", c.HubSpot.TokenKeyring(), c.DatabaseMaxConns, err)
+	}
+	c, err = FromLookup(lookup(map[string]string{"TOKEN_ENCRYPTION_KEYS": "2:" + k1, "TOKEN_ENCRYPTION_KEY": k0, "DATABASE_MAX_CONNS": "40"}))
+	if err != nil || c.HubSpot.TokenKeyring() != "2:"+k1+",0:"+k0 || c.DatabaseMaxConns != 40 {
+		t.Fatalf("keyring %q, pool %d, %v", c.HubSpot.TokenKeyring(), c.DatabaseMaxConns, err)
+	}
+	// The keyring reads in the token store: newest first, old tokens by their id.
+	tokens, err := store.NewTokens(nil, c.HubSpot.TokenKeyring())
+	if err != nil || tokens.CurrentKeyID() != "2" {
+		t.Fatalf("NewTokens(keyring): %v", err)
+	}
+	_, err = FromLookup(lookup(map[string]string{"TOKEN_ENCRYPTION_KEYS": "2:" + k1 + ",2:" + k0, "DATABASE_MAX_CONNS": "none"}))
+	for _, name := range []string{"TOKEN_ENCRYPTION_KEYS", "DATABASE_MAX_CONNS"} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("error %v does not name %s", err, name)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), k1) {
+		t.Errorf("the error shows a key: %v", err)
+	}
+	if _, err := FromLookup(lookup(map[string]string{"TOKEN_ENCRYPTION_KEYS": k1})); err == nil || !strings.Contains(err.Error(), "id:key") {
+		t.Errorf("a key without its id: %v", err)
+	}
+}

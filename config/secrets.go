@@ -40,9 +40,10 @@ type secret struct {
 }
 
 func (c Config) secrets() []secret {
-	return []secret{
+	out := []secret{
 		{name: "PHONE_HASH_KEY", value: c.PhoneHashKey, required: true, own: true},
-		{name: "TOKEN_ENCRYPTION_KEY", value: c.HubSpot.TokenKey, required: true},
+		{name: "TOKEN_ENCRYPTION_KEY", value: c.HubSpot.TokenKey, required: c.HubSpot.TokenKeys == ""},
+		{name: "TOKEN_ENCRYPTION_KEYS", value: c.HubSpot.TokenKeys},
 		{name: "HUBSPOT_CLIENT_SECRET", value: c.HubSpot.ClientSecret, required: true},
 		{name: "HUBSPOT_DEVELOPER_API_KEY", value: c.HubSpot.DeveloperAPIKey},
 		{name: "CARRIER_WEBHOOK_SECRET", value: c.Carrier.WebhookSecret, required: c.UsesCarrier("sim"), own: true},
@@ -51,6 +52,11 @@ func (c Config) secrets() []secret {
 		{name: "VONAGE_SIGNATURE_SECRET", value: c.Carrier.VonageSignatureSecret, required: c.UsesCarrier("vonage")},
 		{name: "TEMPORAL_API_KEY", value: c.Temporal.APIKey},
 	}
+	// Each key of the keyring is a secret of its own.
+	for _, e := range tokenKeyEntries(c.HubSpot.TokenKeys) {
+		out = append(out, secret{name: "TOKEN_ENCRYPTION_KEYS", value: e[1]})
+	}
+	return out
 }
 
 // CheckSecrets refuses, outside development, a missing required secret, a secret whose value is

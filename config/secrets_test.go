@@ -81,6 +81,8 @@ func TestCheckSecretsCases(t *testing.T) {
 			[]string{"VONAGE_API_SECRET", "VONAGE_SIGNATURE_SECRET"}},
 		{"dev value as a Temporal API key", map[string]string{"TEMPORAL_API_KEY": "dev-webhook-secret"}, nil, []string{"TEMPORAL_API_KEY"}},
 		{"plain http public URL", map[string]string{"PUBLIC_BASE_URL": "http://sms.example.com"}, nil, []string{"PUBLIC_BASE_URL"}},
+		{"dev key in the keyring", map[string]string{"TOKEN_ENCRYPTION_KEYS": "2:bm5ubm5ubm5ubm5ubm5ubm5ubm5ubm5ubm5ubm5ubm4=,1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="},
+			nil, []string{"TOKEN_ENCRYPTION_KEYS"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := production()
@@ -101,8 +103,15 @@ func TestCheckSecretsCases(t *testing.T) {
 			}
 		})
 	}
-	// The simulator's secret is not required when the simulator is not a carrier.
+	// A keyring stands for TOKEN_ENCRYPTION_KEY.
 	env := production()
+	delete(env, "TOKEN_ENCRYPTION_KEY")
+	env["TOKEN_ENCRYPTION_KEYS"] = "2:bm5ubm5ubm5ubm5ubm5ubm5ubm5ubm5ubm5ubm5ubm4=,0:q0bWl6mV1xq5fO2J8u3WmZ4yq1T0n9c8b7a6Z5Y4X3w="
+	if err := checked(t, env); err != nil {
+		t.Fatalf("a keyring without TOKEN_ENCRYPTION_KEY: %v", err)
+	}
+	// The simulator's secret is not required when the simulator is not a carrier.
+	env = production()
 	env["CARRIER_PRIMARY"], env["TWILIO_AUTH_TOKEN"] = "twilio", "a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6"
 	delete(env, "CARRIER_WEBHOOK_SECRET")
 	if err := checked(t, env); err != nil {

@@ -52,9 +52,11 @@ func TestDeliveredEndToEnd(t *testing.T) {
 		t.Errorf("a delivered message took %d history events, want at most 40", len(h.Events))
 	}
 
-	// HubSpot retrying the same execution starts nothing new, also now that the run is closed.
-	if again := s.execute("cb-delivered", 901, map[string]string{"country": "FR", "sender": "ACME", "message_type": "transactional",
-		"message": "Hello", "wait_for": "delivery"}); again.Status != 200 || again.State != "BLOCK" {
+	// HubSpot retrying the same execution starts nothing new, also now that the run is closed:
+	// it is answered with the outputs the action was completed with, not a BLOCK nothing completes.
+	if again := s.executeAgain("cb-delivered", 901, map[string]string{"country": "FR", "sender": "ACME", "message_type": "transactional",
+		"message": "Hello", "wait_for": "delivery"}); again.Status != 200 || again.State != "SUCCESS" ||
+		again.Outputs["sms_status"] != string(outcome.SMSDelivered) || again.Outputs["message_id"] != id {
 		t.Fatalf("retried delivery answered %+v", again)
 	}
 	if n := s.sim.Sends(id); n != 1 {

@@ -79,6 +79,16 @@ func (s *stack) execute(callbackID string, contactID int64, inputs map[string]st
 	return resp
 }
 
+// executeAgain is execute for a callbackId HubSpot already executed: any 200 answer is returned.
+func (s *stack) executeAgain(callbackID string, contactID int64, inputs map[string]string) hubspottest.ActionResponse {
+	s.t.Helper()
+	resp, err := s.ExecuteAgain(context.Background(), callbackID, "CONTACT", contactID, inputs)
+	if err != nil {
+		s.t.Fatalf("%v (%+v)", err, resp)
+	}
+	return resp
+}
+
 // state asks the message's workflow where it is.
 func (s *stack) state(messageID string) workflows.MessageState {
 	s.t.Helper()

@@ -15,6 +15,10 @@ import (
 // ErrRefreshRevoked means HubSpot refused a refresh token (revoked, or the app uninstalled).
 var ErrRefreshRevoked = errors.New("hubspot: refresh token revoked")
 
+// ErrUnavailable means HubSpot kept answering 429 or 5xx, or could not be reached, until the
+// retries ran out; the last failure is wrapped with it.
+var ErrUnavailable = errors.New("hubspot: unavailable")
+
 // DefaultScopes are the scopes the install asks for; timeline is optional because HubSpot grants
 // it to timeline partners only.
 var (
@@ -31,6 +35,12 @@ type OAuth struct {
 	InfoURL                string   // {api}/oauth/v1/access-tokens (for the hub id when the token answer lacks it)
 	Scopes, OptionalScopes []string // space-joined in the authorize URL
 	HTTP                   *http.Client
+	// Backoff is the first wait between two tries of a failed exchange (default 500 ms, doubling
+	// up to 4 s); AttemptTimeout bounds one try (default 8 s); MaxAttempts bounds the tries of a
+	// context without a deadline (default 5). A context's deadline always bounds them all.
+	Backoff        time.Duration
+	AttemptTimeout time.Duration
+	MaxAttempts    int
 }
 
 // Token is what the token endpoint returns.
@@ -54,9 +64,17 @@ func (o *OAuth) AuthorizeURLFor(state string) string {
 	return o.AuthorizeURL + "?" + q.Encode()
 }
 
-// Exchange trades an authorization code for tokens.
+// Exchange trades an authorization code for tokens. A 429 (after its Retry-After), a 5xx or a
+// failed connection is tried again with a growing backoff until ctx's deadline (the installing
+// user's request) would pass: then the error wraps ErrUnavailable. Only HubSpot refusing the code
+// (a 4xx such as 400 BAD_AUTH_CODE / invalid_grant) is a PermanentError.
 func (o *OAuth) Exchange(ctx context.Context, code string) (Token, error) {
-	t, err := o.token(ctx, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {o.RedirectURI}})
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {o.RedirectURI}}
+	var t Token
+	err := o.retry(ctx, func(ctx context.Context) (err error) {
+		t, err = o.token(ctx, form)
+		return err
+	})
 	if err != nil || t.HubID != 0 {
 		return t, err
 	}
@@ -64,7 +82,9 @@ func (o *OAuth) Exchange(ctx context.Context, code string) (Token, error) {
 		HubID  int64    `json:"hub_id"`
 		Scopes []string `json:"scopes"`
 	}
-	if err := o.getJSON(ctx, o.InfoURL+"/"+url.PathEscape(t.AccessToken), &info); err != nil {
+	if err := o.retry(ctx, func(ctx context.Context) error {
+		return o.getJSON(ctx, o.InfoURL+"/"+url.PathEscape(t.AccessToken), &info)
+	}); err != nil {
 		return Token{}, fmt.Errorf("hubspot: token info: %w", err)
 	}
 	t.HubID = info.HubID
@@ -77,6 +97,60 @@ func (o *OAuth) Exchange(ctx context.Context, code string) (Token, error) {
 // Refresh gets a new access token; a refused refresh token gives ErrRefreshRevoked.
 func (o *OAuth) Refresh(ctx context.Context, refreshToken string) (Token, error) {
 	return o.token(ctx, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}})
+}
+
+// retry runs call until it succeeds, fails for good, or the next try would not fit before ctx's
+// deadline (or MaxAttempts tries were made when ctx has none).
+func (o *OAuth) retry(ctx context.Context, call func(context.Context) error) error {
+	wait := o.Backoff
+	if wait <= 0 {
+		wait = 500 * time.Millisecond
+	}
+	attemptTimeout := o.AttemptTimeout
+	if attemptTimeout <= 0 {
+		attemptTimeout = 8 * time.Second
+	}
+	maxAttempts := o.MaxAttempts
+	if maxAttempts <= 0 {
+		maxAttempts = 5
+	}
+	deadline, bounded := ctx.Deadline()
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		err := call(actx)
+		cancel()
+		if err == nil || !retryable(ctx, err) {
+			return err
+		}
+		pause := wait
+		var rl *RateLimitedError
+		if errors.As(err, &rl) && rl.RetryAfter > pause {
+			pause = rl.RetryAfter
+		}
+		if bounded && time.Until(deadline) < pause+time.Second || !bounded && attempt >= maxAttempts {
+			return fmt.Errorf("%w after %d tries: %w", ErrUnavailable, attempt, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w after %d tries: %w", ErrUnavailable, attempt, err)
+		case <-time.After(pause):
+		}
+		wait = min(2*wait, 4*time.Second)
+	}
+}
+
+// retryable says whether another try may succeed: a 429, a 5xx, a failed connection, or one try
+// timing out while the caller's context is still alive.
+func retryable(ctx context.Context, err error) bool {
+	var rl *RateLimitedError
+	var tmp *TemporaryError
+	switch {
+	case ctx.Err() != nil:
+		return false
+	case errors.As(err, &rl), errors.As(err, &tmp):
+		return true
+	}
+	return errors.Is(err, context.DeadlineExceeded)
 }
 
 func (o *OAuth) client() *http.Client {
@@ -143,11 +217,24 @@ func (o *OAuth) getJSON(ctx context.Context, u string, v any) error {
 	}
 	resp, err := o.client().Do(req)
 	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		return &TemporaryError{Err: err}
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return &PermanentError{API: &APIError{Status: resp.StatusCode, Method: "GET", Path: "/oauth/v1/access-tokens"}}
+	api := &APIError{Status: resp.StatusCode, Method: "GET", Path: "/oauth/v1/access-tokens"}
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests:
+		rl := &RateLimitedError{Policy: PolicyTenSecondly, RetryAfter: 10 * time.Second, API: api}
+		if d, err := time.ParseDuration(resp.Header.Get("Retry-After") + "s"); err == nil {
+			rl.RetryAfter = d
+		}
+		return rl
+	case resp.StatusCode >= 500:
+		return &TemporaryError{Status: resp.StatusCode, Err: api}
+	case resp.StatusCode != http.StatusOK:
+		return &PermanentError{API: api}
 	}
 	return json.NewDecoder(resp.Body).Decode(v)
 }

@@ -16,7 +16,10 @@ import (
 // TokenStore is where the manager keeps tokens (store.Tokens: encrypted in PostgreSQL).
 type TokenStore interface {
 	Get(ctx context.Context, portalID int64) (store.Token, error)
-	Refresh(ctx context.Context, portalID int64, fn func(store.Token) (store.Token, error)) (store.Token, error)
+	// Refresh returns the token, replaced by refresh(ctx, current) when stale(current) says so;
+	// one refresh per portal at a time across processes, and nothing of the database held while
+	// refresh calls HubSpot.
+	Refresh(ctx context.Context, portalID int64, stale func(store.Token) bool, refresh func(context.Context, store.Token) (store.Token, error)) (store.Token, error)
 }
 
 // Disconnector marks a portal disconnected (store.Store).
@@ -26,7 +29,8 @@ type Disconnector interface {
 
 // TokenManager is the TokenSource of installed portals: it hands out cached access tokens,
 // refreshes them RefreshAhead before they expire (one refresh per portal at a time: single-flight
-// in the process, a row lock across processes), and turns a revoked refresh token into a
+// in the process, a claim in the token's row across processes, no connection held while HubSpot
+// answers), and turns a revoked refresh token into a
 // disconnected portal and ErrPortalDisconnected.
 type TokenManager struct {
 	Store        TokenStore
@@ -127,10 +131,7 @@ func (m *TokenManager) load(ctx context.Context, portalID int64) (string, error)
 		m.remember(portalID, t.AccessToken, t.ExpiresAt.Add(-m.ahead()))
 		return t.AccessToken, nil
 	}
-	t, err = m.Store.Refresh(ctx, portalID, func(cur store.Token) (store.Token, error) {
-		if !m.needsRefresh(cur) { // another process refreshed while we waited for the lock
-			return cur, nil
-		}
+	t, err = m.Store.Refresh(ctx, portalID, m.needsRefresh, func(ctx context.Context, cur store.Token) (store.Token, error) {
 		if cur.RefreshToken == "" {
 			return store.Token{}, fmt.Errorf("%w: portal %d has no refresh token", ErrRefreshRevoked, portalID)
 		}

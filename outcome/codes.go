@@ -26,6 +26,8 @@ const (
 	LifecycleFailed Code = "LIFECYCLE_FAILED"
 	// Cancelled: an operator cancelled the message's workflow.
 	Cancelled Code = "CANCELLED"
+	// SenderNotAllowed: the action's sender is not one of the portal's senders.
+	SenderNotAllowed Code = "SENDER_NOT_ALLOWED"
 )
 
 // Codes of an action execution the API refuses before any workflow starts.
@@ -40,6 +42,8 @@ const (
 	InvalidSendAt        Code = "INVALID_SEND_AT"
 	InvalidWaitFor       Code = "INVALID_WAIT_FOR"
 	InvalidWaitHours     Code = "INVALID_WAIT_HOURS"
+	// OutcomeNotRecorded answers an execution repeated after its message ended without a trace.
+	OutcomeNotRecorded Code = "OUTCOME_NOT_RECORDED"
 )
 
 // PortalDisconnectedMessage is the readable message of PortalDisconnected.

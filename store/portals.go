@@ -101,7 +101,8 @@ func (s *Store) PortalSettingsOf(ctx context.Context, portalID int64) (PortalSet
 }
 
 // SetPortalSettings replaces a portal's lifecycle settings (delivery_timeout, listen_after,
-// default_wait, max_segments, consent_property), creating the portal's row when it has none.
+// default_wait, max_segments, consent_property, link_hosts: the hosts tracked links may lead to,
+// e.g. ["shop.example", "*.brand.example"]), creating the portal's row when it has none.
 func (s *Store) SetPortalSettings(ctx context.Context, portalID int64, settings map[string]any) error {
 	raw, err := json.Marshal(settings)
 	if err != nil {

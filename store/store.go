@@ -21,11 +21,24 @@ type Store struct {
 }
 
 // Open creates a pool. It does not wait for the server: a process may start while PostgreSQL is
-// down and become ready later (see Ping).
+// down and become ready later (see Ping). The pool's size is pool_max_conns of the URL, else
+// pgx's default (the larger of 4 and the number of CPUs); OpenWithPoolSize sets it.
 func Open(ctx context.Context, databaseURL string) (*Store, error) {
+	return OpenWithPoolSize(ctx, databaseURL, 0)
+}
+
+// OpenWithPoolSize is Open with a pool of at most maxConns connections (DATABASE_MAX_CONNS);
+// 0 keeps Open's size.
+func OpenWithPoolSize(ctx context.Context, databaseURL string, maxConns int32) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("store: parse DATABASE_URL: %w", err)
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
+		if cfg.MinConns > maxConns {
+			cfg.MinConns = maxConns
+		}
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -44,7 +44,7 @@ func run(logger *slog.Logger) error {
 
 	// Neither the pool nor the lazy Temporal client connects here: the API answers /healthz and
 	// the pure endpoints while PostgreSQL or Temporal is down, and /readyz says which.
-	db, err := store.Open(ctx, cfg.DatabaseURL)
+	db, err := store.OpenWithPoolSize(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ func run(logger *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	db, err := store.Open(ctx, cfg.DatabaseURL)
+	db, err := store.OpenWithPoolSize(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
 	if err != nil {
 		return err
 	}
@@ -69,7 +69,8 @@ func run(logger *slog.Logger) error {
 	// Inbound events the API stored but could not signal reach their workflows from here.
 	sweeper := signalbox.New(db, signalbox.ClientSignaller{Client: tc, Namespace: cfg.TemporalNamespace}, logger, signalbox.Options{})
 	go func() { _ = sweeper.Run(ctx) }()
-	logger.Info("worker started", "task_queue", cfg.TemporalTaskQueue, "namespace", cfg.TemporalNamespace)
+	logger.Info("worker started", "task_queue", cfg.TemporalTaskQueue, "namespace", cfg.TemporalNamespace,
+		"database_max_conns", db.Pool.Config().MaxConns)
 	errc := make(chan error, 1)
 	go func() { errc <- w.Run(worker.InterruptCh()) }()
 	select {

@@ -80,6 +80,9 @@ func (f *Fake) authorizePage(w http.ResponseWriter, r *http.Request) {
 
 // issueToken is POST /oauth/v1/token (and v3): the authorization-code and refresh-token grants.
 func (f *Fake) issueToken(w http.ResponseWriter, r *http.Request) {
+	if f.oauthFault(w, r) {
+		return
+	}
 	form, err := url.ParseQuery(string(exchangeOf(r).body))
 	if err != nil || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
 		writeJSON(w, 400, map[string]any{"status": "BAD_REQUEST", "message": "form body expected", "correlationId": correlation()})
@@ -135,6 +138,9 @@ func (f *Fake) grant(form url.Values) (portal int64, refresh, errStatus string) 
 
 // tokenInfo is GET /oauth/v1/access-tokens/{token}: the portal and scopes of an access token.
 func (f *Fake) tokenInfo(w http.ResponseWriter, r *http.Request) {
+	if f.oauthFault(w, r) {
+		return
+	}
 	tok := r.PathValue("token")
 	f.mu.Lock()
 	t, ok := f.tokens[tok]

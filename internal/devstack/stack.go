@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"smsflow/store"
 	"smsflow/workflows"
 )
 
@@ -75,6 +76,9 @@ const (
 	DevClientID     = "smsflow-dev"
 	DevClientSecret = "smsflow-dev-secret"
 )
+
+// devPortal is the portal the fake HubSpot installs (hubspottest.DefaultPortal).
+const devPortal = 62515
 
 // Ports of `make run`; fixed so that the README and bookmarks stay true.
 const (
@@ -185,6 +189,9 @@ func run(ctx context.Context, out io.Writer) error {
 	if err := waitReady(ctx, apiURL+"/readyz", died); err != nil {
 		return err
 	}
+	if err := ownDevSenders(ctx, pg.URL); err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "\nsmsflow is ready: %s/readyz answers 200. Ctrl-C stops everything.\n\n", apiURL)
 	select {
 	case <-ctx.Done():
@@ -193,6 +200,25 @@ func run(ctx context.Context, out io.Writer) error {
 	case name := <-died:
 		return fmt.Errorf("%s exited; stopping the stack", name)
 	}
+}
+
+// DevSenders are the senders the fake HubSpot's portal owns in `make run` (bin/hubspotplay sends
+// from SMSFLOW); a portal may send only from its own senders.
+var DevSenders = []string{"SMSFLOW"}
+
+// ownDevSenders registers DevSenders for the development portal (the API has migrated by now).
+func ownDevSenders(ctx context.Context, databaseURL string) error {
+	db, err := store.Open(ctx, databaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	for i, sender := range DevSenders {
+		if err := db.AddSender(ctx, devPortal, sender, i == 0, store.SenderManual); err != nil {
+			return fmt.Errorf("register the development portal's sender %s: %w", sender, err)
+		}
+	}
+	return nil
 }
 
 func waitReady(ctx context.Context, url string, died <-chan string) error {

@@ -1,0 +1,148 @@
+// Command smsflowctl does an operator's chores on the smsflow database, with the configuration
+// the services read (DATABASE_URL, TOKEN_ENCRYPTION_KEY / TOKEN_ENCRYPTION_KEYS):
+//
+//	smsflowctl reencrypt-tokens                                   seal every stored token with the newest key
+//	smsflowctl senders list -portal 62515                         the portal's senders
+//	smsflowctl senders add -portal 62515 [-default] ACME +3361…   let the portal send from these
+//	smsflowctl senders remove -portal 62515 ACME                  stop it
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"smsflow/config"
+	"smsflow/store"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.LookupEnv); err != nil {
+		fmt.Fprintln(os.Stderr, "smsflowctl:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage:
+  smsflowctl reencrypt-tokens
+  smsflowctl senders list -portal ID
+  smsflowctl senders add -portal ID [-default] [-source manual|carrier] SENDER...
+  smsflowctl senders remove -portal ID SENDER...`
+
+func run(ctx context.Context, args []string, out io.Writer, lookup func(string) (string, bool)) error {
+	if len(args) == 0 {
+		return errors.New(usage)
+	}
+	cfg, err := config.FromLookup(lookup)
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.CheckMigrated(ctx); err != nil {
+		return fmt.Errorf("%w (start the API or the worker once: they migrate the database)", err)
+	}
+	switch args[0] {
+	case "reencrypt-tokens":
+		return reencrypt(ctx, db, cfg, out)
+	case "senders":
+		if len(args) < 2 {
+			return errors.New(usage)
+		}
+		return senders(ctx, db, args[1], args[2:], out)
+	}
+	return fmt.Errorf("unknown command %q\n%s", args[0], usage)
+}
+
+// reencrypt seals every stored token with the newest key of the keyring.
+func reencrypt(ctx context.Context, db *store.Store, cfg config.Config, out io.Writer) error {
+	tokens, err := store.NewTokens(db, cfg.HubSpot.TokenKeyring())
+	if err != nil {
+		return err
+	}
+	n, err := tokens.Reencrypt(ctx)
+	if err != nil {
+		return fmt.Errorf("after %d tokens: %w", n, err)
+	}
+	counts, err := tokens.CountTokensByKey(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "re-encrypted %d tokens with key %s\n", n, tokens.CurrentKeyID())
+	ids := make([]string, 0, len(counts))
+	for id := range counts {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		fmt.Fprintf(out, "key %s: %d tokens\n", id, counts[id])
+	}
+	return nil
+}
+
+func senders(ctx context.Context, db *store.Store, verb string, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("senders "+verb, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	portal := fs.Int64("portal", 0, "HubSpot portal id")
+	asDefault := fs.Bool("default", false, "make the (first) sender the portal's default")
+	source := fs.String("source", store.SenderManual, "where the sender comes from: manual or carrier")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w\n%s", err, usage)
+	}
+	if *portal <= 0 {
+		return errors.New("-portal is required\n" + usage)
+	}
+	switch verb {
+	case "list":
+		list, err := db.Senders(ctx, *portal)
+		if err != nil {
+			return err
+		}
+		w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "SENDER\tDEFAULT\tSOURCE\tSINCE")
+		for _, s := range list {
+			fmt.Fprintf(w, "%s\t%v\t%s\t%s\n", s.Sender, s.Default, s.Source, s.CreatedAt.UTC().Format("2006-01-02"))
+		}
+		return w.Flush()
+	case "add":
+		if fs.NArg() == 0 {
+			return errors.New("no sender given\n" + usage)
+		}
+		if *source != store.SenderManual && *source != store.SenderCarrier {
+			return fmt.Errorf("-source %q: manual or carrier", *source)
+		}
+		for i, s := range fs.Args() {
+			if err := db.AddSender(ctx, *portal, s, *asDefault && i == 0, *source); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "portal %d may send from %s\n", *portal, strings.TrimSpace(s))
+		}
+		return nil
+	case "remove":
+		for _, s := range fs.Args() {
+			ok, err := db.RemoveSender(ctx, *portal, s)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("portal %d has no sender %s", *portal, s)
+			}
+			fmt.Fprintf(out, "portal %d may no longer send from %s\n", *portal, s)
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown senders command %q\n%s", verb, usage)
+}
