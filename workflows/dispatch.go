@@ -25,7 +25,7 @@ type heldBack struct {
 func (s *sms) dispatch(ctx workflow.Context) (held *heldBack, ok bool, err error) {
 	in := s.req.Inputs
 	din := activities.DispatchInput{
-		MessageID: s.req.MessageID, PortalID: s.req.PortalID, From: in.Sender, To: s.recipient.Phone,
+		MessageID: s.req.MessageID, PortalID: s.req.PortalID, From: s.sender(), To: s.recipient.Phone,
 		Text: s.rendered.Text, Segments: s.rendered.Segments, Encoding: s.rendered.Encoding,
 	}
 	if s.version >= versionGuarantees {

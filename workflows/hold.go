@@ -23,7 +23,7 @@ func (s *sms) holdUntilAllowed(ctx workflow.Context, wake time.Time, reason stri
 		if err := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, localOptions), s.a.CheckBeforeDispatch, activities.DispatchCheckInput{
 			MessageID: s.req.MessageID, PortalID: s.req.PortalID, Channel: string(outcome.SMS), Phone: s.recipient.Phone,
 			Country: s.country(), MessageType: in.MessageType, ObjectType: s.recipient.ObjectType, ObjectID: s.recipient.ObjectID,
-			Sender: in.Sender, SendingUser: in.SendingUser, Now: workflow.Now(ctx), Timezones: s.timezones(),
+			Sender: s.sender(), SendingUser: in.SendingUser, Now: workflow.Now(ctx), Timezones: s.timezones(),
 		}).Get(ctx, &check); err != nil {
 			return false, err
 		}

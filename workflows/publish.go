@@ -52,7 +52,7 @@ func (s *sms) event(status outcome.Status, at time.Time, workflowID string) acti
 	in := s.req.Inputs
 	ev := activities.StatusEvent{
 		MessageID: s.req.MessageID, PortalID: s.req.PortalID, ObjectType: s.req.ObjectType, ObjectID: s.req.ObjectID,
-		Channel: string(outcome.SMS), Phone: s.recipient.Phone, Country: s.recipient.Region, Sender: in.Sender, SendingUser: in.SendingUser,
+		Channel: string(outcome.SMS), Phone: s.recipient.Phone, Country: s.recipient.Region, Sender: s.sender(), SendingUser: in.SendingUser,
 		Campaign: in.CampaignName, MessageType: in.MessageType, Text: s.rendered.Text, Encoding: s.rendered.Encoding,
 		Segments: s.rendered.Segments, Characters: s.rendered.Characters, Status: status,
 		ErrorCode: s.state.ErrorCode, ErrorMessage: s.state.ErrorMessage,

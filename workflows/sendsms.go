@@ -125,6 +125,7 @@ type sms struct {
 	held        []engagement
 	deliveryEnd bool
 	// seen are the event ids of the signals applied: a re-delivered event is applied once.
+	from    string // the sender Prepare settled on (the portal's default when the action names none)
 	seen    map[string]bool
 	version workflow.Version
 	ending  bool // the lifecycle failed or was cancelled: the last steps run on short options
@@ -209,6 +210,9 @@ func (s *sms) resolveAndRender(ctx workflow.Context) (bool, error) {
 		return false, err
 	}
 	s.settings, s.recipient, s.rendered = p.Settings, p.Recipient, p.Rendered
+	if s.version >= versionGuarantees {
+		s.from = p.Sender
+	}
 	s.state.Segments, s.state.Encoding = s.rendered.Segments, s.rendered.Encoding
 	if s.recipient.ErrorCode != "" {
 		return false, s.notSent(ctx, s.recipient.ErrorCode, s.recipient.ErrorMessage)
@@ -225,4 +229,12 @@ func (s *sms) country() string {
 		return s.recipient.Region
 	}
 	return s.req.Inputs.Country
+}
+
+// sender is what the message goes out from: the one Prepare settled on, else the action's.
+func (s *sms) sender() string {
+	if s.from != "" {
+		return s.from
+	}
+	return s.req.Inputs.Sender
 }
