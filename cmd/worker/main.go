@@ -16,6 +16,7 @@ import (
 
 	"smsflow/activities"
 	"smsflow/config"
+	"smsflow/hubspotsync"
 	"smsflow/store"
 	"smsflow/workflows"
 )
@@ -58,6 +59,11 @@ func run(logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	sender, err := hubspotsync.FromConfig(cfg, db, logger)
+	if err != nil {
+		return err
+	}
+	go func() { _ = sender.Run(ctx) }() // the HubSpot outbox, until the signal
 	w, err := workflows.NewWorker(ctx, tc, cfg.TemporalNamespace, cfg.TemporalTaskQueue, worker.Options{}, acts)
 	if err != nil {
 		return err

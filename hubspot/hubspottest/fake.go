@@ -1,8 +1,8 @@
 // Package hubspottest is a fake HubSpot for tests and for `make run` (cmd/fakehubspot). It plays
 // both sides of HubSpot: the API our client calls (OAuth tokens, callback completion, timeline
-// events, records, associations v4, properties, notes, account details) with injectable 429s, 5xx
-// and slow answers, recording every call; and the caller that signs and POSTs action executions to
-// our API (caller.go). It answers with HubSpot's statuses, error bodies and rate-limit headers so
+// events one by one and in batches, records read, updated and batch-updated, associations v4,
+// properties, notes, account details) with injectable 429s, 5xx and slow answers, recording every
+// call; and the caller that signs and POSTs action executions to our API (caller.go). It answers with HubSpot's statuses, error bodies and rate-limit headers so
 // that the client's error handling runs as it would against HubSpot.
 //
 // The API is split by resource: routes.go (every path, and what a call goes through before its
