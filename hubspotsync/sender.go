@@ -35,7 +35,8 @@ type Sender struct {
 	Owner string
 	// PollInterval is the wait between passes that found nothing to do (default 500 ms).
 	PollInterval time.Duration
-	// ClaimSize is how many rows of a portal are taken at once (default 500: five batches).
+	// ClaimSize is how many rows of a portal are taken at once (default 1,000: ten full batches
+	// when timeline and properties rows come in pairs).
 	ClaimSize int
 	// Concurrency is how many portals are delivered at once (default 4).
 	Concurrency int
@@ -90,7 +91,7 @@ func (s *Sender) defaults() {
 		def(&s.RetryMax, time.Hour)
 		def(&s.Retention, 48*time.Hour)
 		if s.ClaimSize <= 0 {
-			s.ClaimSize = 5 * hubspot.MaxBatchInputs
+			s.ClaimSize = 10 * hubspot.MaxBatchInputs
 		}
 		if s.Concurrency <= 0 {
 			s.Concurrency = 4
