@@ -49,6 +49,12 @@ type Fake struct {
 	AlreadyCompletedStatus int
 	// TimelineForbidden answers 403 to timeline calls, like HubSpot for non-partner apps.
 	TimelineForbidden bool
+	// GrantScopes are the scopes a token gets (default: oauth, automation and contacts read and
+	// write, no timeline); the token info lists them.
+	GrantScopes []string
+	// TokenAnswerWithoutScopes leaves the scopes out of the token endpoint's answer, as HubSpot's
+	// documented v1 answer does; the token info still has them.
+	TokenAnswerWithoutScopes bool
 	// AssocPageSize caps association pages so tests see paging; 0: the ?limit= asked, at most 500.
 	AssocPageSize int
 	// Now is the fake's clock.
