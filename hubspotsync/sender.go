@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -41,7 +43,8 @@ type Sender struct {
 	// Concurrency is how many portals are delivered at once (default 4).
 	Concurrency int
 	// Lease is how long a portal and its claimed rows stay with a sender that stops answering
-	// (default 2 minutes); it is renewed at each claim.
+	// (default 5 minutes, more than a claim's calls take with their rate-limit waits); it is
+	// renewed at each claim.
 	Lease time.Duration
 	// MaxAttempts is how many failed tries make a row dead (default 20, about a day of back-off).
 	MaxAttempts int
@@ -56,6 +59,7 @@ type Sender struct {
 
 	once    sync.Once
 	purgeAt time.Time
+	cursor  atomic.Int64 // the last portal served, where the next pass starts
 }
 
 // FromConfig builds the sender of a deployment, with its own HubSpot client over the portals'
@@ -74,6 +78,7 @@ func FromConfig(cfg config.Config, db *store.Store, log *slog.Logger) (*Sender, 
 
 func (s *Sender) defaults() {
 	s.once.Do(func() {
+		s.cursor.Store(math.MinInt64)
 		if s.Owner == "" {
 			s.Owner = "sender-" + uuid.NewString()
 		}
@@ -86,7 +91,7 @@ func (s *Sender) defaults() {
 			}
 		}
 		def(&s.PollInterval, 500*time.Millisecond)
-		def(&s.Lease, 2*time.Minute)
+		def(&s.Lease, 5*time.Minute)
 		def(&s.RetryBase, 5*time.Second)
 		def(&s.RetryMax, time.Hour)
 		def(&s.Retention, 48*time.Hour)
@@ -144,7 +149,7 @@ func (s *Sender) Run(ctx context.Context) error {
 // Concurrency at a time. It returns how many rows were finished (done or dead).
 func (s *Sender) RunOnce(ctx context.Context) (int, error) {
 	s.defaults()
-	portals, err := s.Store.OutboxPortals(ctx, s.now(), 100)
+	portals, err := s.duePortals(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -171,6 +176,33 @@ func (s *Sender) RunOnce(ctx context.Context) (int, error) {
 	}
 	wg.Wait()
 	return finished, errors.Join(errs...)
+}
+
+// portalsPerPass bounds the portals of one pass.
+const portalsPerPass = 100
+
+// duePortals lists the portals of the next pass: those after the last pass's, then from the
+// start, so that with more portals than a pass takes every one gets its turn.
+func (s *Sender) duePortals(ctx context.Context) ([]int64, error) {
+	portals, err := s.Store.OutboxPortals(ctx, s.now(), s.cursor.Load(), portalsPerPass)
+	if err != nil {
+		return nil, err
+	}
+	if len(portals) < portalsPerPass && s.cursor.Load() != math.MinInt64 {
+		more, err := s.Store.OutboxPortals(ctx, s.now(), math.MinInt64, portalsPerPass-len(portals))
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range more {
+			if !slices.Contains(portals, p) {
+				portals = append(portals, p)
+			}
+		}
+	}
+	if len(portals) > 0 {
+		s.cursor.Store(portals[len(portals)-1])
+	}
+	return portals, nil
 }
 
 // Drain runs passes until one finds nothing to do (tests, and a worker shutting down cleanly).
@@ -232,7 +264,9 @@ func (s *Sender) deliverPortal(ctx context.Context, portal int64) (int, error) {
 		}
 	}
 	finished := 0
-	for ctx.Err() == nil {
+	// A few claims per pass: a portal with a large backlog gives its slot back now and then, so
+	// the other portals' rows are not stuck behind it.
+	for claims := 0; claims < claimsPerPass && ctx.Err() == nil; claims++ {
 		if ok, err := s.Store.LeaseOutboxPortal(ctx, portal, s.Owner, s.now(), s.Lease); err != nil || !ok {
 			return finished, err
 		}
@@ -250,6 +284,9 @@ func (s *Sender) deliverPortal(ctx context.Context, portal int64) (int, error) {
 	}
 	return finished, nil
 }
+
+// claimsPerPass bounds the claims of one portal in one pass.
+const claimsPerPass = 10
 
 // dropPortal kills every pending row of a portal that can no longer be written to.
 func (s *Sender) dropPortal(ctx context.Context, portal int64, reason string) (int, error) {

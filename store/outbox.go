@@ -67,12 +67,12 @@ func enqueue(ctx context.Context, db querier, it OutboxItem) error {
 	return nil
 }
 
-// OutboxPortals lists up to limit portals that have due rows and are neither paused nor leased
-// at now. It walks the pending index one portal at a time, so a backlog of many rows in few
-// portals costs a few index probes, not a scan.
-func (s *Store) OutboxPortals(ctx context.Context, now time.Time, limit int) ([]int64, error) {
+// OutboxPortals lists up to limit portals above `after`, in id order, that have due rows and are
+// neither paused nor leased at now. It walks the pending index one portal at a time, so a backlog
+// of many rows in few portals costs a few index probes, not a scan.
+func (s *Store) OutboxPortals(ctx context.Context, now time.Time, after int64, limit int) ([]int64, error) {
 	rows, _ := s.Pool.Query(ctx, `WITH RECURSIVE p AS (
-		(SELECT portal_id FROM hubspot_outbox WHERE done_at IS NULL AND dead_at IS NULL ORDER BY portal_id LIMIT 1)
+		(SELECT portal_id FROM hubspot_outbox WHERE done_at IS NULL AND dead_at IS NULL AND portal_id > $3 ORDER BY portal_id LIMIT 1)
 		UNION ALL
 		SELECT (SELECT o.portal_id FROM hubspot_outbox o WHERE o.done_at IS NULL AND o.dead_at IS NULL AND o.portal_id > p.portal_id
 			ORDER BY o.portal_id LIMIT 1) FROM p WHERE p.portal_id IS NOT NULL
@@ -81,7 +81,7 @@ func (s *Store) OutboxPortals(ctx context.Context, now time.Time, limit int) ([]
 	WHERE p.portal_id IS NOT NULL AND coalesce(l.paused_until, '-infinity') <= $1 AND coalesce(l.lease_until, '-infinity') <= $1
 	AND EXISTS (SELECT 1 FROM hubspot_outbox o WHERE o.portal_id = p.portal_id AND o.done_at IS NULL AND o.dead_at IS NULL
 		AND o.next_attempt_at <= $1)
-	LIMIT $2`, now, limit)
+	LIMIT $2`, now, limit, after)
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
 		return nil, fmt.Errorf("store: outbox portals: %w", err)
