@@ -600,3 +600,40 @@ func BenchmarkDrain1000(b *testing.B) {
 		b.ReportMetric(float64(len(e.hs.Calls())-calls), "calls/op")
 	}
 }
+
+// A note costs one call on its first try; a row whose sender stopped mid-write is looked for in
+// HubSpot first, so the note is not written twice.
+func TestNoteWrittenOnceAfterASenderStopped(t *testing.T) {
+	e := newEnv(t, []string{"oauth", "automation"})
+	e.contacts(portal, "701", "702")
+	fresh, orphan := newMsg("701", e.clock.Now()), newMsg("702", e.clock.Now())
+	e.publish(t, fresh, outcome.SMSSent, nil)
+	e.drain(t)
+	if got := len(e.calls("/crm/v3/objects/notes")); got != 1 {
+		t.Fatalf("%d note calls for a first try, want 1 (no search)", got)
+	}
+
+	// A sender claims the orphan's rows, writes its note and stops before recording it.
+	e.publish(t, orphan, outcome.SMSSent, nil)
+	rows, err := e.db.ClaimOutbox(e.ctx, portal, uuid.NewString(), e.clock.Now(), time.Minute, 10)
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("claim = %d rows, %v", len(rows), err)
+	}
+	if err := e.client.CreateNote(e.ctx, portal, hubspot.Note{EventID: orphan.id + "-sms_sent", ObjectType: "contacts", ObjectID: "702",
+		Body: "SMS SENT", Timestamp: e.clock.Now(), FirstTry: true}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(2 * time.Minute) // the dead sender's lease ends
+	if n := e.drain(t); n != 2 {
+		t.Fatalf("finished %d rows after the lease, want 2", n)
+	}
+	notes := 0
+	for _, n := range e.hs.Notes() {
+		if n.Properties["smsflow_event_id"] == orphan.id+"-sms_sent" {
+			notes++
+		}
+	}
+	if notes != 1 || len(e.calls("/crm/v3/objects/notes/search")) != 1 {
+		t.Errorf("%d notes of the orphan, %d searches; want one note, found by one search", notes, len(e.calls("/crm/v3/objects/notes/search")))
+	}
+}

@@ -161,7 +161,8 @@ func (p *pass) event(t timelineRow) hubspot.TimelineEvent {
 
 // note is the note of a row, for portals without timeline events.
 func note(t timelineRow) hubspot.Note {
-	return hubspot.Note{EventID: t.item.ID, ObjectType: t.row.ObjectType, ObjectID: t.row.ObjectID, Body: noteBody(t.item), Timestamp: t.item.At}
+	return hubspot.Note{EventID: t.item.ID, ObjectType: t.row.ObjectType, ObjectID: t.row.ObjectID, Body: noteBody(t.item), Timestamp: t.item.At,
+		FirstTry: t.row.Attempts == 0 && !t.row.Reclaimed}
 }
 
 // noteBody is a note's readable summary of a status change.

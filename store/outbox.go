@@ -39,6 +39,9 @@ type OutboxRow struct {
 	Payload    []byte
 	Attempts   int
 	CreatedAt  time.Time
+	// Reclaimed: an earlier claim of the row ended without a fate (its sender stopped), so the
+	// write may have reached HubSpot.
+	Reclaimed bool
 }
 
 // Enqueue adds HubSpot writes to the outbox outside a publication (ids already there are skipped).
@@ -137,10 +140,13 @@ func (s *Store) OutboxPause(ctx context.Context, portalID int64) (time.Time, str
 // pushed to now+lease, so no other sender takes them meanwhile and they come due again if this
 // one dies. Rows another transaction is claiming are skipped. The rows come back in id order.
 func (s *Store) ClaimOutbox(ctx context.Context, portalID int64, claimID string, now time.Time, lease time.Duration, limit int) ([]OutboxRow, error) {
-	rows, _ := s.Pool.Query(ctx, `UPDATE hubspot_outbox o SET claim_id = $2, next_attempt_at = $4
-	WHERE o.id IN (SELECT id FROM hubspot_outbox WHERE portal_id = $1 AND done_at IS NULL AND dead_at IS NULL AND next_attempt_at <= $3
+	rows, _ := s.Pool.Query(ctx, `WITH due AS (
+		SELECT id, claim_id IS NOT NULL AS reclaimed FROM hubspot_outbox
+		WHERE portal_id = $1 AND done_at IS NULL AND dead_at IS NULL AND next_attempt_at <= $3
 		ORDER BY next_attempt_at, id LIMIT $5 FOR UPDATE SKIP LOCKED)
-	RETURNING o.id, o.portal_id, o.message_id::text, o.kind, o.object_type, o.object_id, o.dedupe_key, o.payload, o.attempts, o.created_at`,
+	UPDATE hubspot_outbox o SET claim_id = $2, next_attempt_at = $4 FROM due WHERE o.id = due.id
+	RETURNING o.id, o.portal_id, o.message_id::text, o.kind, o.object_type, o.object_id, o.dedupe_key, o.payload, o.attempts, o.created_at,
+		due.reclaimed`,
 		portalID, claimID, now, now.Add(lease), limit)
 	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[OutboxRow])
 	if err != nil {
@@ -226,14 +232,14 @@ type OutboxEntry struct {
 // OutboxOfMessage lists a message's outbox rows in id order.
 func (s *Store) OutboxOfMessage(ctx context.Context, messageID string) ([]OutboxEntry, error) {
 	rows, err := s.Pool.Query(ctx, `SELECT id, portal_id, message_id::text, kind, object_type, object_id, dedupe_key, payload, attempts, created_at,
-	next_attempt_at, last_error, done_at, dead_at FROM hubspot_outbox WHERE message_id = $1 ORDER BY id`, messageID)
+	claim_id IS NOT NULL, next_attempt_at, last_error, done_at, dead_at FROM hubspot_outbox WHERE message_id = $1 ORDER BY id`, messageID)
 	if err != nil {
 		return nil, fmt.Errorf("store: outbox of message %s: %w", messageID, err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (OutboxEntry, error) {
 		var e OutboxEntry
 		err := r.Scan(&e.ID, &e.PortalID, &e.MessageID, &e.Kind, &e.ObjectType, &e.ObjectID, &e.DedupeKey, &e.Payload, &e.Attempts,
-			&e.CreatedAt, &e.NextAttemptAt, &e.LastError, &e.DoneAt, &e.DeadAt)
+			&e.CreatedAt, &e.Reclaimed, &e.NextAttemptAt, &e.LastError, &e.DoneAt, &e.DeadAt)
 		return e, err
 	})
 	if err != nil {
