@@ -397,6 +397,12 @@ func (p *pass) save(ctx context.Context, rows []store.OutboxRow) (int, error) {
 	for _, r := range rows {
 		byID[r.ID] = r
 	}
+	// Rows failed together (a batch) usually share their wait and error: one update per group.
+	type retryGroup struct {
+		wait time.Duration
+		err  string
+	}
+	groups := map[retryGroup][]int64{}
 	for id, err := range p.retry {
 		r := byID[id]
 		if r.Attempts+1 >= p.s.MaxAttempts {
@@ -411,10 +417,14 @@ func (p *pass) save(ctx context.Context, rows []store.OutboxRow) (int, error) {
 		if errors.As(err, &un) {
 			wait = hubspot.UnauthorizedRetryDelay
 		}
-		if err := st.RetryOutbox(ctx, p.claim, []int64{id}, now.Add(wait), err.Error(), true); err != nil {
+		g := retryGroup{wait, err.Error()}
+		groups[g] = append(groups[g], id)
+	}
+	for g, ids := range groups {
+		if err := st.RetryOutbox(ctx, p.claim, ids, now.Add(g.wait), g.err, true); err != nil {
 			return 0, err
 		}
-		p.s.Log.Warn("hubspot write failed; retrying", "portal_id", p.portal, "message_id", r.MessageID, "kind", r.Kind, "retry_in", wait, "error", err)
+		p.s.Log.Warn("hubspot writes failed; retrying", "portal_id", p.portal, "rows", len(ids), "retry_in", g.wait, "error", g.err)
 	}
 	for id, err := range p.dead {
 		r := byID[id]
