@@ -16,33 +16,17 @@ import (
 	"smsflow/compliance"
 	"smsflow/config"
 	"smsflow/hubspot"
-	"smsflow/outcome"
 	"smsflow/store"
 )
 
 // HubSpot is what the lifecycle needs of HubSpot, per portal (the client finds the portal's
 // token). Errors are the client's typed errors; HubSpotError turns them into retry decisions.
+// Timeline events and record properties are not written here: Publish queues them in the HubSpot
+// outbox, which hubspotsync delivers.
 type HubSpot interface {
 	ReadProperties(ctx context.Context, portalID int64, objectType, objectID string, names []string) (map[string]string, error)
 	AssociatedIDs(ctx context.Context, portalID int64, fromType, fromID, toType string) ([]string, error)
-	UpdateProperties(ctx context.Context, portalID int64, objectType, objectID string, props map[string]string) error
-	// RecordEvent writes a timeline event, or the fallback (a note) where the portal cannot
-	// use timeline events; eventID makes a retry a no-op.
-	RecordEvent(ctx context.Context, portalID int64, fallback bool, ev TimelineEvent) error
 	CompleteCallback(ctx context.Context, portalID int64, callbackID string, outputs map[string]string) error
-	// SetUp creates our properties on the portal (idempotent), for a portal whose install did not
-	// finish it: HubSpot refuses writes to properties that do not exist.
-	SetUp(ctx context.Context, portalID int64) error
-}
-
-// TimelineEvent is one status change as HubSpot shows it on the record.
-type TimelineEvent struct {
-	ID         string // message id + status: stable across retries
-	ObjectType string
-	ObjectID   string
-	Status     outcome.Status
-	At         time.Time
-	Tokens     map[string]string // message id, sender, text, status, characters, segments, campaign…
 }
 
 // Dispatcher sends through the carriers (breaker, failover, exactly-once), if gate lets the
@@ -80,17 +64,7 @@ func FromConfig(cfg config.Config, db *store.Store, log *slog.Logger) (*Activiti
 	if cfg.PhoneHashKey == "" {
 		return nil, errors.New("PHONE_HASH_KEY must be set: it keys the phone hash of the SmsPhoneHash search attribute")
 	}
-	tokens, err := store.NewTokens(db, cfg.HubSpot.TokenKeyring())
-	if err != nil {
-		return nil, err
-	}
-	manager := &hubspot.TokenManager{Store: tokens, Portals: db, OAuth: hubspot.NewOAuthFromConfig(cfg.HubSpot, cfg.PublicBaseURL)}
-	hc, err := hubspot.NewClientFromConfig(cfg.HubSpot, manager)
-	if err != nil {
-		return nil, err
-	}
-	hc.Log, hc.TimeZone = log, hubspot.PortalTimeZones(db)
-	templates, err := hubspot.ParseTemplates(cfg.HubSpot.TimelineTemplates)
+	hc, err := hubspot.NewPortalClient(cfg, db, log)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +74,7 @@ func FromConfig(cfg config.Config, db *store.Store, log *slog.Logger) (*Activiti
 	}
 	return &Activities{
 		Store:   db,
-		HubSpot: HubSpotClient{C: hc, Portals: db, Templates: templates},
+		HubSpot: HubSpotClient{C: hc},
 		Carrier: CarrierDispatcher{D: d},
 		Config: Config{PublicBaseURL: cfg.PublicBaseURL, StopShortCode: cfg.Carrier.StopShortCode,
 			PhoneHashKey: []byte(cfg.PhoneHashKey), Defaults: DefaultSettings},

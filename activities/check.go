@@ -13,6 +13,10 @@ import (
 	"time"
 )
 
+// PropSMSConsent is the record property holding SMS consent where a country requires it (created
+// at install with our other properties).
+const PropSMSConsent = "smsflow_sms_consent"
+
 // DispatchCheckInput is checked right before dispatch.
 type DispatchCheckInput struct {
 	MessageID string

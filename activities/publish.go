@@ -4,17 +4,22 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"smsflow/hubspot"
-	"smsflow/outcome"
-	"smsflow/store"
+	"strconv"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
+
+	"smsflow/hubspot"
+	"smsflow/hubspotsync"
+	"smsflow/outcome"
+	"smsflow/store"
 )
 
 // PublishInput is one step of the lifecycle made visible: a status change (message log, HubSpot
 // timeline and properties), an opt-out or opt-in, the completion of the HubSpot action — any of
-// them, in that order, in one activity so the history stays small.
+// them, in that order, in one activity so the history stays small. (A workflow may also complete
+// the action on its own, first, as soon as the outcome is known; Complete stays for the runs that
+// carry it here.)
 type PublishInput struct {
 	Event    *StatusEvent
 	OptOut   *OptOutInput
@@ -79,24 +84,15 @@ type OptOutInput struct {
 	OptIn     bool
 }
 
-// Publish makes one lifecycle step visible (see PublishInput). Every part is idempotent, so a
-// retry after a HubSpot rate limit redoes the store writes harmlessly.
+// Publish makes one lifecycle step visible (see PublishInput). The message log, the suppression
+// change and the HubSpot writes (timeline event and record properties, queued in the HubSpot
+// outbox that hubspotsync delivers) are one short transaction, with no HubSpot call; then the
+// completion, when the step carries one. Every part is idempotent, so a retry changes nothing and
+// queues nothing twice.
 func (a *Activities) Publish(ctx context.Context, in PublishInput) error {
-	if in.Event != nil {
-		if err := a.recordStatus(ctx, *in.Event); err != nil {
+	if in.Event != nil || in.OptOut != nil {
+		if err := a.Store.Publish(ctx, publication(in)); err != nil {
 			return err
-		}
-	}
-	if in.OptOut != nil {
-		if err := a.optOut(ctx, *in.OptOut); err != nil {
-			return err
-		}
-	}
-	if in.Event != nil {
-		if err := a.syncHubSpot(ctx, *in.Event); err != nil {
-			if err := a.keepPermanent(ctx, in.Event.MessageID, "hubspot_sync", err); err != nil {
-				return err
-			}
 		}
 	}
 	if in.Complete != nil {
@@ -129,8 +125,42 @@ func (a *Activities) keepPermanent(ctx context.Context, messageID, what string, 
 	return serr
 }
 
-// recordStatus writes the status to the message log and its event (idempotent).
+// publication is the store's part of a step: the message row and its status event, the
+// suppression change, and the HubSpot outbox rows of the status change.
+func publication(in PublishInput) store.Publication {
+	var p store.Publication
+	if ev := in.Event; ev != nil {
+		p = statusLog(*ev)
+		timeline, record := hubspotsync.Outbox(change(*ev, in.OptOut))
+		p.Outbox, p.Record = []store.OutboxItem{timeline}, &record
+	}
+	if o := in.OptOut; o != nil {
+		p.Suppression = &store.SuppressionChange{PortalID: o.PortalID, Channel: channelOr(o.Channel), Phone: o.Phone, Reason: o.Reason,
+			MessageID: o.MessageID, Remove: o.OptIn}
+	}
+	return p
+}
+
+// recordStatus writes a status to the message log and its event, without HubSpot (idempotent).
 func (a *Activities) recordStatus(ctx context.Context, ev StatusEvent) error {
+	return a.Store.Publish(ctx, statusLog(ev))
+}
+
+// statusLog is the message log's part of a status change: the message row and its event.
+func statusLog(ev StatusEvent) store.Publication {
+	m := message(ev)
+	detail, _ := json.Marshal(ev.Detail)
+	id := ev.MessageID
+	eventID := ev.MessageID + ":" + string(ev.Status)
+	if ev.Detail["event_id"] != "" {
+		eventID += ":" + ev.Detail["event_id"]
+	}
+	return store.Publication{Message: &m, Event: &store.Event{MessageID: &id, Source: "workflow", SourceEventID: eventID, Kind: "status",
+		Status: string(ev.Status), Detail: detail, OccurredAt: ev.At}}
+}
+
+// message is the message log row of a status change.
+func message(ev StatusEvent) store.Message {
 	m := store.Message{ID: ev.MessageID, PortalID: ev.PortalID, ObjectType: ev.ObjectType, ObjectID: ev.ObjectID,
 		Channel: ev.Channel, Phone: ev.Phone, Country: ev.Country, Sender: ev.Sender, SendingUser: ev.SendingUser,
 		Campaign: ev.Campaign, MessageType: ev.MessageType, Text: ev.Text, Encoding: ev.Encoding, Segments: ev.Segments,
@@ -143,18 +173,30 @@ func (a *Activities) recordStatus(ctx context.Context, ev StatusEvent) error {
 	case outcome.SMSDelivered:
 		m.DeliveredAt = &at
 	}
-	if err := a.Store.SaveMessage(ctx, m); err != nil {
-		return err
+	return m
+}
+
+// change is a status change as HubSpot shows it: on the record the message went to (a deal's
+// message is written on the contact whose phone it used), with the event's tokens and the
+// record's flags.
+func change(ev StatusEvent, opt *OptOutInput) hubspotsync.Change {
+	objectType, objectID := ev.ObjectType, ev.ObjectID
+	if ev.TargetType != "" {
+		objectType, objectID = ev.TargetType, ev.TargetID
 	}
-	detail, _ := json.Marshal(ev.Detail)
-	id := ev.MessageID
-	eventID := ev.MessageID + ":" + string(ev.Status)
-	if ev.Detail["event_id"] != "" {
-		eventID += ":" + ev.Detail["event_id"]
+	tokens := map[string]string{
+		"message_id": ev.MessageID, "sender": ev.Sender, "text": ev.Text, "status": string(ev.Status),
+		"characters": strconv.Itoa(ev.Characters), "segments": strconv.Itoa(ev.Segments), "campaign": ev.Campaign,
+		"error_code": string(ev.ErrorCode), "error_message": ev.ErrorMessage,
 	}
-	_, err := a.Store.AddEvent(ctx, store.Event{MessageID: &id, Source: "workflow", SourceEventID: eventID,
-		Kind: "status", Status: string(ev.Status), Detail: detail, OccurredAt: ev.At})
-	return err
+	for k, v := range ev.Detail {
+		if k != "event_id" {
+			tokens[k] = v
+		}
+	}
+	return hubspotsync.Change{MessageID: ev.MessageID, PortalID: ev.PortalID, ObjectType: objectType, ObjectID: objectID,
+		Status: ev.Status, At: ev.At, EventID: ev.Detail["event_id"], Tokens: tokens,
+		OptedOut: ev.OptedOut || (opt != nil && !opt.OptIn), OptedIn: opt != nil && opt.OptIn, NumberInvalid: ev.NumberInvalid}
 }
 
 // completeAction completes the blocked HubSpot workflow action with the outcome, and records the
@@ -175,12 +217,4 @@ func (a *Activities) completeAction(ctx context.Context, in CompleteInput) error
 		outputs[hubspot.OutputState] = hubspot.StateSuccess // what CompleteCallback sent
 	}
 	return a.Store.RecordActionOutcome(ctx, in.Outputs["message_id"], outputs)
-}
-
-// optOut puts the recipient on the suppression list, or takes them off it (START).
-func (a *Activities) optOut(ctx context.Context, in OptOutInput) error {
-	if in.OptIn {
-		return a.Store.Unsuppress(ctx, in.PortalID, channelOr(in.Channel), in.Phone, in.Reason, in.MessageID)
-	}
-	return a.Store.Suppress(ctx, in.PortalID, channelOr(in.Channel), in.Phone, in.Reason, in.MessageID)
 }

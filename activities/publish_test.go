@@ -13,6 +13,7 @@ import (
 	"smsflow/activities"
 	"smsflow/hubspot"
 	"smsflow/hubspot/hubspottest"
+	"smsflow/hubspotsync"
 	"smsflow/outcome"
 	"smsflow/store"
 )
@@ -39,10 +40,25 @@ func TestPublishStatus(t *testing.T) {
 	newContact(s)
 	id := newID()
 	in := activities.PublishInput{Event: statusEvent(id, outcome.SMSSent)}
+	before := len(s.hs.Calls())
 	for try := range 2 {
 		if err := s.acts.Publish(s.ctx, in); err != nil {
 			t.Fatalf("Publish, try %d: %v", try+1, err)
 		}
+	}
+	if calls := s.hs.Calls()[before:]; len(calls) != 0 {
+		t.Errorf("Publish called HubSpot %d times (first %s %s), want never: its writes are queued", len(calls), calls[0].Method, calls[0].Path)
+	}
+	queued, err := s.db.OutboxOfMessage(s.ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(queued) != 2 || queued[0].Kind != store.OutboxTimeline || queued[1].Kind != store.OutboxProperties ||
+		queued[0].ObjectType != "contacts" || queued[0].ObjectID != "701" {
+		t.Fatalf("outbox rows = %+v, want a timeline row and a properties row for contacts/701, once whatever the retries", queued)
+	}
+	if n := s.sync(t); n != 2 {
+		t.Errorf("the sender finished %d rows, want 2", n)
 	}
 	m, err := s.db.GetMessage(s.ctx, id)
 	if err != nil {
@@ -76,15 +92,15 @@ func TestPublishStatus(t *testing.T) {
 
 	got := s.hs.Object(portal, "contacts", "701")
 	want := map[string]string{
-		activities.PropLastStatus: "SMS_SENT", activities.PropLastMessageID: id, activities.PropLastDestination: "+33612345678",
-		activities.PropLastContent: in.Event.Text, activities.PropLastMessageDate: "2026-03-16T09:00:05Z",
+		hubspotsync.PropLastStatus: "SMS_SENT", hubspotsync.PropLastMessageID: id, hubspotsync.PropLastDestination: "+33612345678",
+		hubspotsync.PropLastContent: in.Event.Text, hubspotsync.PropLastMessageDate: "2026-03-16T09:00:05Z",
 	}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("record %s = %q, want %q", k, got[k], v)
 		}
 	}
-	for _, k := range []string{activities.PropOptedOut, activities.PropNumberInvalid} {
+	for _, k := range []string{hubspotsync.PropOptedOut, hubspotsync.PropNumberInvalid} {
 		if _, set := got[k]; set {
 			t.Errorf("record %s set to %q without the flag", k, got[k])
 		}
@@ -99,7 +115,8 @@ func TestPublishTimelineEventOrNote(t *testing.T) {
 		name      string
 		arrange   func(t *testing.T, s *stack)
 		status    outcome.Status
-		template  string // of the timeline event; "" → none
+		scopes    []string // granted by the portal; nil: with timeline
+		template  string   // of the timeline event; "" → none
 		note      bool
 		noteTitle string
 	}{
@@ -110,6 +127,9 @@ func TestPublishTimelineEventOrNote(t *testing.T) {
 			}
 		}, status: outcome.SMSSent, note: true, noteTitle: "SMS SENT"},
 		{name: "a status without a template", status: outcome.SMSResponse, note: true, noteTitle: "SMS RESPONSE"},
+		{name: "a portal that did not grant the timeline scope", scopes: []string{"oauth", "automation"},
+			status: outcome.SMSSent, note: true, noteTitle: "SMS SENT"},
+		{name: "a portal whose scopes are not known", scopes: []string{}, status: outcome.SMSDelivered, note: true, noteTitle: "SMS DELIVERED"},
 		{name: "timeline events refused to the app", arrange: func(t *testing.T, s *stack) { s.hs.TimelineForbidden = true },
 			status: outcome.SMSSent, note: true, noteTitle: "SMS SENT"},
 		{name: "delivered events switched off", arrange: disable("delivered", "clicked"), status: outcome.SMSDelivered},
@@ -118,7 +138,7 @@ func TestPublishTimelineEventOrNote(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			s := newStack(t, stackOptions{})
+			s := newStack(t, stackOptions{Scopes: c.scopes})
 			newContact(s)
 			if c.arrange != nil {
 				c.arrange(t, s)
@@ -127,6 +147,7 @@ func TestPublishTimelineEventOrNote(t *testing.T) {
 			if err := s.acts.Publish(s.ctx, activities.PublishInput{Event: statusEvent(id, c.status)}); err != nil {
 				t.Fatal(err)
 			}
+			s.sync(t)
 			events := s.hs.Events()
 			if c.template == "" && len(events) != 0 {
 				t.Errorf("timeline events %v, want none", events)
@@ -154,8 +175,8 @@ func TestPublishTimelineEventOrNote(t *testing.T) {
 				}
 			}
 			// The properties are written whatever the event kind.
-			if got := s.hs.Object(portal, "contacts", "701")[activities.PropLastStatus]; got != string(c.status) {
-				t.Errorf("record %s = %q, want %s", activities.PropLastStatus, got, c.status)
+			if got := s.hs.Object(portal, "contacts", "701")[hubspotsync.PropLastStatus]; got != string(c.status) {
+				t.Errorf("record %s = %q, want %s", hubspotsync.PropLastStatus, got, c.status)
 			}
 		})
 	}
@@ -182,11 +203,12 @@ func TestPublishTargetAndFlags(t *testing.T) {
 	if err := s.acts.Publish(s.ctx, activities.PublishInput{Event: ev}); err != nil {
 		t.Fatal(err)
 	}
+	s.sync(t)
 	contact := s.hs.Object(portal, "contacts", "701")
-	if contact[activities.PropLastStatus] != "SMS_NOT_SENT" || contact[activities.PropOptedOut] != "true" || contact[activities.PropNumberInvalid] != "true" {
+	if contact[hubspotsync.PropLastStatus] != "SMS_NOT_SENT" || contact[hubspotsync.PropOptedOut] != "true" || contact[hubspotsync.PropNumberInvalid] != "true" {
 		t.Errorf("contact = %v, want SMS_NOT_SENT, opted out and number invalid", contact)
 	}
-	if deal := s.hs.Object(portal, "deals", "801"); deal[activities.PropLastStatus] != "" {
+	if deal := s.hs.Object(portal, "deals", "801"); deal[hubspotsync.PropLastStatus] != "" {
 		t.Errorf("deal = %v, want it untouched", deal)
 	}
 	tl := s.hs.Events()[id+"-sms_not_sent"]
@@ -260,8 +282,11 @@ func TestPublishCompletesTheCallback(t *testing.T) {
 	}
 }
 
-// HubSpot faults: a permanent refusal (4xx) is stored as a hubspot_error event and Publish goes
-// on (the SMS is sent); a rate limit or a 5xx is an error Temporal retries.
+// HubSpot faults. Publish calls HubSpot only to complete the action: a refused completion (4xx)
+// is stored as a hubspot_error event and Publish goes on (the SMS is sent); a 5xx or a rate limit
+// on it is an error Temporal retries. A fault on a timeline or properties write never fails
+// Publish: the sender meets it, and a permanent refusal ends as a hubspot_error event of the
+// message while the rest is written.
 func TestPublishHubSpotFaults(t *testing.T) {
 	const timeline, callback = "/crm/v3/timeline/", "/automation/v4/actions/callbacks/"
 	cases := []struct {
@@ -271,20 +296,18 @@ func TestPublishHubSpotFaults(t *testing.T) {
 		stored    string // source_event_id prefix of the stored hubspot_error event
 		completed bool
 	}{
-		{name: "timeline 400", fault: hubspottest.Fault{PathPrefix: timeline, Status: http.StatusBadRequest},
-			stored: "hubspot_sync:", completed: true},
-		{name: "properties 404", fault: hubspottest.Fault{PathPrefix: "/crm/v3/objects/contacts/701", Status: http.StatusNotFound},
-			stored: "hubspot_sync:", completed: true},
+		{name: "timeline 400", fault: hubspottest.Fault{PathPrefix: timeline, Status: http.StatusBadRequest, Times: 2},
+			stored: "hubspot_sync:timeline:", completed: true},
+		{name: "properties 404", fault: hubspottest.Fault{PathPrefix: "/crm/v3/objects/contacts/", Status: http.StatusNotFound, Times: 2},
+			stored: "hubspot_sync:properties:", completed: true},
+		{name: "timeline 503", fault: hubspottest.Fault{PathPrefix: timeline, Status: http.StatusServiceUnavailable, Times: 4}, completed: true},
+		{name: "timeline 429 daily", fault: hubspottest.Fault{PathPrefix: timeline, Status: http.StatusTooManyRequests, Policy: "DAILY"}, completed: true},
 		{name: "completion 400", fault: hubspottest.Fault{PathPrefix: callback, Status: http.StatusBadRequest},
 			stored: "hubspot_complete:cb-2"},
-		{name: "timeline 503", fault: hubspottest.Fault{PathPrefix: timeline, Status: http.StatusServiceUnavailable, Times: 4},
-			errType: hubspot.ErrTypeTemporary},
-		{name: "timeline 429 ten-secondly", fault: hubspottest.Fault{PathPrefix: timeline, Status: http.StatusTooManyRequests, Times: 4},
-			errType: hubspot.ErrTypeRateLimited},
-		{name: "properties 429 daily", fault: hubspottest.Fault{PathPrefix: "/crm/v3/objects/contacts/701", Status: http.StatusTooManyRequests, Policy: "DAILY"},
-			errType: hubspot.ErrTypeRateLimited},
 		{name: "completion 503", fault: hubspottest.Fault{PathPrefix: callback, Status: http.StatusServiceUnavailable, Times: 4},
 			errType: hubspot.ErrTypeTemporary},
+		{name: "completion 429 daily", fault: hubspottest.Fault{PathPrefix: callback, Status: http.StatusTooManyRequests, Policy: "DAILY"},
+			errType: hubspot.ErrTypeRateLimited},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -295,15 +318,16 @@ func TestPublishHubSpotFaults(t *testing.T) {
 			err := s.acts.Publish(s.ctx, activities.PublishInput{Event: statusEvent(id, outcome.SMSSent),
 				Complete: &activities.CompleteInput{PortalID: portal, CallbackID: "cb-2", Outputs: map[string]string{"sms_status": "SMS_SENT"}}})
 			if c.errType == "" && err != nil {
-				t.Fatalf("Publish: %v, want nil (the refusal is stored)", err)
+				t.Fatalf("Publish: %v, want nil", err)
 			}
 			if c.errType != "" && (!retryable(err) || errorType(err) != c.errType) {
 				t.Fatalf("Publish: %v (type %q), want a retryable %s", err, errorType(err), c.errType)
 			}
 			var app *temporal.ApplicationError
-			if c.fault.Policy == "DAILY" && (!errors.As(err, &app) || app.NextRetryDelay() <= 0) {
+			if c.fault.Policy == "DAILY" && c.errType != "" && (!errors.As(err, &app) || app.NextRetryDelay() <= 0) {
 				t.Errorf("a DAILY limit: %v, want a next retry delay", err)
 			}
+			s.sync(t)
 			if m, err := s.db.GetMessage(s.ctx, id); err != nil || m.Status != string(outcome.SMSSent) {
 				t.Errorf("message row = %+v, %v; want SMS_SENT whatever HubSpot did", m, err)
 			}
@@ -320,7 +344,7 @@ func TestPublishHubSpotFaults(t *testing.T) {
 				if status != hubspot.ErrTypePermanent {
 					t.Errorf("hubspot_error %s has status %q, want %s", sid, status, hubspot.ErrTypePermanent)
 				}
-				if mid != id { // sync and completion refusals alike belong to the message
+				if mid != id { // write and completion refusals alike belong to the message
 					t.Errorf("hubspot_error %s is on message %q, want %s", sid, mid, id)
 				}
 				stored = append(stored, sid)
@@ -356,8 +380,20 @@ func TestPublishDisconnectedPortal(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Publish: %v, want nil", err)
 	}
+	if n := s.sync(t); n != 2 {
+		t.Errorf("the sender finished %d rows, want the 2 queued", n)
+	}
 	if calls := s.hs.Calls()[before:]; len(calls) != 0 {
 		t.Errorf("HubSpot calls for a disconnected portal: %+v", calls)
+	}
+	queued, err := s.db.OutboxOfMessage(s.ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range queued {
+		if q.DeadAt == nil || q.LastError != "portal disconnected" {
+			t.Errorf("outbox row %s: dead at %v (%q), want dropped as portal disconnected", q.DedupeKey, q.DeadAt, q.LastError)
+		}
 	}
 	if s.hs.Completed("cb-3") != nil {
 		t.Error("callback completed for a disconnected portal")
@@ -367,19 +403,21 @@ func TestPublishDisconnectedPortal(t *testing.T) {
 	}
 }
 
-// A portal whose install did not finish gets our properties created before the first write.
+// A portal whose install did not finish gets our properties created before the sender's first
+// write.
 func TestPublishFinishesAnUnfinishedInstall(t *testing.T) {
 	s := newStack(t, stackOptions{NotSetUp: true})
 	newContact(s)
-	if s.hs.HasProperty(portal, "contacts", activities.PropLastStatus) {
+	if s.hs.HasProperty(portal, "contacts", hubspotsync.PropLastStatus) {
 		t.Fatal("property exists before the set-up")
 	}
 	id := newID()
 	if err := s.acts.Publish(s.ctx, activities.PublishInput{Event: statusEvent(id, outcome.SMSSent)}); err != nil {
 		t.Fatal(err)
 	}
-	if got := s.hs.Object(portal, "contacts", "701")[activities.PropLastStatus]; got != "SMS_SENT" {
-		t.Errorf("record %s = %q, want SMS_SENT", activities.PropLastStatus, got)
+	s.sync(t)
+	if got := s.hs.Object(portal, "contacts", "701")[hubspotsync.PropLastStatus]; got != "SMS_SENT" {
+		t.Errorf("record %s = %q, want SMS_SENT", hubspotsync.PropLastStatus, got)
 	}
 	p, err := s.db.Portal(s.ctx, portal)
 	if err != nil || p.PropertiesReadyAt == nil {

@@ -18,6 +18,7 @@ import (
 	"smsflow/config"
 	"smsflow/hubspot"
 	"smsflow/hubspot/hubspottest"
+	"smsflow/hubspotsync"
 	"smsflow/internal/testenv"
 	"smsflow/store"
 )
@@ -39,6 +40,7 @@ const templates = "SMS_SENT=1001,SMS_NOT_SENT=1002,SMS_DELIVERED=1003,SMS_NOT_DE
 type stack struct {
 	ctx     context.Context
 	acts    *activities.Activities
+	sender  *hubspotsync.Sender // delivers what Publish queued for HubSpot
 	db      *store.Store
 	hs      *hubspottest.Fake
 	sim     *sim.Sim
@@ -52,7 +54,13 @@ type stackOptions struct {
 	// NotSetUp leaves the portal's install unfinished: the token works, but our properties are
 	// not created and properties_ready_at is NULL.
 	NotSetUp bool
+	// Scopes are the OAuth scopes the portal granted; nil: an install that granted timeline
+	// events.
+	Scopes []string
 }
+
+// grantedScopes are the scopes of an install that granted timeline events.
+var grantedScopes = []string{"oauth", "automation", "timeline", "crm.objects.contacts.write"}
 
 // newStack wires the activities the way the worker does (activities.FromConfig over a
 // configuration read by config.FromLookup), with the portal installed as internal/harness does it:
@@ -104,7 +112,11 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tokens.Save(ctx, store.Token{PortalID: portal, Kind: store.TokenPrivateApp, AccessToken: accessToken}); err != nil {
+	scopes := o.Scopes
+	if scopes == nil {
+		scopes = grantedScopes
+	}
+	if err := tokens.Save(ctx, store.Token{PortalID: portal, Kind: store.TokenPrivateApp, AccessToken: accessToken, Scopes: scopes}); err != nil {
 		t.Fatal(err)
 	}
 	hs.AddToken(portal, accessToken, 0)
@@ -124,7 +136,22 @@ func newStack(t *testing.T, o stackOptions) *stack {
 		t.Fatalf("FromConfig's HubSpot is a %T, want activities.HubSpotClient", acts.HubSpot)
 	}
 	hc.C.Sleep = func(ctx context.Context, _ time.Duration) error { return ctx.Err() }
-	return &stack{ctx: ctx, acts: acts, db: db, hs: hs, sim: s, baseURL: api.URL}
+	sender, err := hubspotsync.FromConfig(cfg, db, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender.HubSpot.Sleep = hc.C.Sleep
+	return &stack{ctx: ctx, acts: acts, sender: sender, db: db, hs: hs, sim: s, baseURL: api.URL}
+}
+
+// sync runs the HubSpot outbox sender until nothing is due, and returns how many rows it finished.
+func (s *stack) sync(t *testing.T) int {
+	t.Helper()
+	n, err := s.sender.Drain(s.ctx)
+	if err != nil {
+		t.Fatalf("hubspot outbox sender: %v", err)
+	}
+	return n
 }
 
 // calls counts the fake HubSpot's calls of method whose path starts with prefix.

@@ -37,7 +37,7 @@ func TestDeliveredEndToEnd(t *testing.T) {
 	if got := s.timeline(); !slices.Equal(got, []string{"SENT", "DELIVERED"}) {
 		t.Fatalf("timeline events = %v, want SENT then DELIVERED", got)
 	}
-	props := s.hubspot.Object(portal, "contacts", "901")
+	props := s.record("contacts", "901")
 	if props["smsflow_last_status"] != string(outcome.SMSDelivered) || props["smsflow_last_message_id"] != id ||
 		props["smsflow_last_destination"] != "+33612345678" || props["smsflow_last_content"] != "Hello Ana, your order shipped." {
 		t.Fatalf("contact properties = %v", props)

@@ -64,7 +64,7 @@ func TestDisabledEventKinds(t *testing.T) {
 	if got := s.timeline(); !slices.Equal(got, []string{"SENT"}) {
 		t.Fatalf("timeline = %v, want only SENT", got)
 	}
-	if got := s.hubspot.Object(portal, "contacts", "922")["smsflow_last_status"]; got != string(outcome.SMSDelivered) {
+	if got := s.record("contacts", "922")["smsflow_last_status"]; got != string(outcome.SMSDelivered) {
 		t.Fatalf("last status property = %q", got)
 	}
 }

@@ -27,7 +27,7 @@ func TestDealUsesAssociatedContact(t *testing.T) {
 	}
 	expectCompletion(t, s, "cb-deal", outcome.SMSDelivered, "")
 	id := workflows.MessageIDForCallback(portal, "cb-deal")
-	if got := s.hubspot.Object(portal, "contacts", "911")["smsflow_last_message_id"]; got != id {
+	if got := s.record("contacts", "911")["smsflow_last_message_id"]; got != id {
 		t.Fatalf("the contact's last message id = %q, want %s", got, id)
 	}
 	m, err := s.db.GetMessage(context.Background(), id)
@@ -80,7 +80,7 @@ func TestUnsubscribeLink(t *testing.T) {
 	if got := s.timeline(); !slices.Equal(got, []string{"SENT", "DELIVERED", "UNSUBSCRIBED"}) {
 		t.Fatalf("timeline = %v", got)
 	}
-	if s.hubspot.Object(portal, "contacts", "912")["smsflow_opted_out"] != "true" {
+	if s.record("contacts", "912")["smsflow_opted_out"] != "true" {
 		t.Fatal("the contact is not marked opted out")
 	}
 	// An unknown code is a 404 page, not an error.
@@ -102,7 +102,7 @@ func TestDealFallsBackToCompany(t *testing.T) {
 	}
 	expectCompletion(t, s, "cb-deal-co", outcome.SMSSent, "")
 	id := workflows.MessageIDForCallback(portal, "cb-deal-co")
-	if got := s.hubspot.Object(portal, "companies", "89")["smsflow_last_message_id"]; got != id {
+	if got := s.record("companies", "89")["smsflow_last_message_id"]; got != id {
 		t.Fatalf("the company's last message id = %q, want %s", got, id)
 	}
 

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -171,18 +172,55 @@ func (s *stack) historySoFar(messageID, name string) *history.History {
 	return h
 }
 
-// timeline lists the statuses of the timeline events HubSpot received, in arrival order.
+// synced waits until every HubSpot write queued so far reached the fake HubSpot: the outbox
+// sender writes them shortly after the lifecycle step that queued them.
+func (s *stack) synced() {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.HubSpotSynced(ctx); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// record returns a HubSpot record's properties once the queued writes reached it.
+func (s *stack) record(objectType, id string) map[string]string {
+	s.t.Helper()
+	s.synced()
+	return s.hubspot.Object(portal, objectType, id)
+}
+
+// templateStatuses are the statuses of the harness's timeline templates.
+var templateStatuses = map[string]string{"1001": "SENT", "1002": "NOT_SENT", "1003": "DELIVERED", "1004": "NOT_DELIVERED",
+	"1005": "CLICKED", "1006": "RESPONSE", "1007": "UNSUBSCRIBED"}
+
+// timeline lists the statuses of the timeline events HubSpot received, in arrival order (the
+// events of a batch in its order), once the queued writes reached it.
 func (s *stack) timeline() []string {
+	s.t.Helper()
+	s.synced()
 	var out []string
 	for _, c := range s.hubspot.CallsTo("POST", "/crm/v3/timeline/events") {
 		if c.Status >= 300 {
 			continue
 		}
-		body := string(c.Body)
-		for _, id := range []string{"1001", "1002", "1003", "1004", "1005", "1006", "1007"} {
-			if strings.Contains(body, `"eventTemplateId":"`+id+`"`) {
-				out = append(out, map[string]string{"1001": "SENT", "1002": "NOT_SENT", "1003": "DELIVERED", "1004": "NOT_DELIVERED",
-					"1005": "CLICKED", "1006": "RESPONSE", "1007": "UNSUBSCRIBED"}[id])
+		type event struct {
+			TemplateID string `json:"eventTemplateId"`
+		}
+		var body struct {
+			event
+			Inputs []event `json:"inputs"`
+		}
+		if err := json.Unmarshal(c.Body, &body); err != nil {
+			s.t.Fatalf("timeline call body: %v", err)
+		}
+		events := body.Inputs
+		if strings.HasSuffix(c.Path, "/events") {
+			events = []event{body.event}
+		}
+		for _, ev := range events {
+			if st, ok := templateStatuses[ev.TemplateID]; ok {
+				out = append(out, st)
 			}
 		}
 	}

@@ -2,12 +2,14 @@ package hubspot
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"smsflow/config"
+	"smsflow/store"
 )
 
 // ParsePaths applies "name=/prefix,..." overrides to DefaultPaths.
@@ -101,4 +103,21 @@ func NewOAuthFromConfig(c config.HubSpot, publicBaseURL string) *OAuth {
 		Scopes:       strings.Fields(c.Scopes), OptionalScopes: strings.Fields(c.OptionalScopes),
 		HTTP: &http.Client{Timeout: 15 * time.Second},
 	}
+}
+
+// NewPortalClient builds the client that acts for the installed portals of a deployment: their
+// OAuth tokens encrypted in PostgreSQL and refreshed ahead of expiry, and each portal's DAILY limit
+// reset in its time zone. The worker's activities and the outbox sender use it.
+func NewPortalClient(cfg config.Config, db *store.Store, log *slog.Logger) (*Client, error) {
+	tokens, err := store.NewTokens(db, cfg.HubSpot.TokenKeyring())
+	if err != nil {
+		return nil, err
+	}
+	manager := &TokenManager{Store: tokens, Portals: db, OAuth: NewOAuthFromConfig(cfg.HubSpot, cfg.PublicBaseURL)}
+	c, err := NewClientFromConfig(cfg.HubSpot, manager)
+	if err != nil {
+		return nil, err
+	}
+	c.Log, c.TimeZone = log, PortalTimeZones(db)
+	return c, nil
 }

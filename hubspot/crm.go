@@ -155,13 +155,16 @@ type Note struct {
 	ObjectID   string
 	Body       string // HTML allowed by HubSpot notes
 	Timestamp  time.Time
+	// FirstTry says no earlier try can have written this note: the search for it is skipped (one
+	// call less), and the note still carries its EventID for later tries.
+	FirstTry bool
 }
 
 // noteAssociationTypes are HubSpot's default note→record association type ids.
 var noteAssociationTypes = map[string]int{"contacts": 202, "companies": 190, "deals": 214, "tickets": 228}
 
 // CreateNote adds a note engagement associated with the record, once per EventID when
-// NoteDedupProperty is set (it is searched first, then written on the note).
+// NoteDedupProperty is set (it is searched first, unless FirstTry, then written on the note).
 func (c *Client) CreateNote(ctx context.Context, portalID int64, n Note) error {
 	t := ObjectPath(n.ObjectType)
 	typeID, ok := noteAssociationTypes[t]
@@ -171,7 +174,7 @@ func (c *Client) CreateNote(ctx context.Context, portalID int64, n Note) error {
 			Message: fmt.Sprintf("notes on %s records are not supported", t)}}
 	}
 	props := map[string]string{"hs_note_body": n.Body, "hs_timestamp": n.Timestamp.UTC().Format(time.RFC3339Nano)}
-	if c.NoteDedupProperty != "" && n.EventID != "" {
+	if c.NoteDedupProperty != "" && n.EventID != "" && !n.FirstTry {
 		var found struct {
 			Total int `json:"total"`
 		}
@@ -183,6 +186,8 @@ func (c *Client) CreateNote(ctx context.Context, portalID int64, n Note) error {
 		if found.Total > 0 {
 			return nil
 		}
+	}
+	if c.NoteDedupProperty != "" && n.EventID != "" {
 		props[c.NoteDedupProperty] = n.EventID
 	}
 	body := map[string]any{

@@ -75,23 +75,40 @@ func (o *OAuth) Exchange(ctx context.Context, code string) (Token, error) {
 		t, err = o.token(ctx, form)
 		return err
 	})
-	if err != nil || t.HubID != 0 {
+	if err != nil || (t.HubID != 0 && len(t.Scopes) > 0) {
 		return t, err
 	}
-	var info struct {
-		HubID  int64    `json:"hub_id"`
-		Scopes []string `json:"scopes"`
+	// The token answer may lack the hub id or the scopes; the token's info has both. The scopes
+	// decide, among others, timeline events or notes for the portal.
+	info, err := o.TokenInfo(ctx, t.AccessToken)
+	if err != nil {
+		return Token{}, err
 	}
-	if err := o.retry(ctx, func(ctx context.Context) error {
-		return o.getJSON(ctx, o.InfoURL+"/"+url.PathEscape(t.AccessToken), &info)
-	}); err != nil {
-		return Token{}, fmt.Errorf("hubspot: token info: %w", err)
+	if t.HubID == 0 {
+		t.HubID = info.HubID
 	}
-	t.HubID = info.HubID
 	if len(t.Scopes) == 0 {
 		t.Scopes = info.Scopes
 	}
 	return t, nil
+}
+
+// TokenInfo is what HubSpot says of an access token: its portal and the scopes granted.
+type TokenInfo struct {
+	HubID  int64    `json:"hub_id"`
+	Scopes []string `json:"scopes"`
+}
+
+// TokenInfo reads an OAuth access token's portal and granted scopes
+// (GET /oauth/v1/access-tokens/{token}), retried like Exchange.
+func (o *OAuth) TokenInfo(ctx context.Context, accessToken string) (TokenInfo, error) {
+	var info TokenInfo
+	if err := o.retry(ctx, func(ctx context.Context) error {
+		return o.getJSON(ctx, o.InfoURL+"/"+url.PathEscape(accessToken), &info)
+	}); err != nil {
+		return TokenInfo{}, fmt.Errorf("hubspot: token info: %w", err)
+	}
+	return info, nil
 }
 
 // Refresh gets a new access token; a refused refresh token gives ErrRefreshRevoked.

@@ -146,7 +146,14 @@ func (m *TokenManager) load(ctx context.Context, portalID int64) (string, error)
 		}
 		scopes := nt.Scopes
 		if len(scopes) == 0 {
-			scopes = cur.Scopes
+			// HubSpot's refresh answer may not list the scopes: the token's info does. A portal
+			// installed before the scopes were recorded gets them here; on failure the recorded
+			// ones stay.
+			if info, err := m.OAuth.TokenInfo(ctx, nt.AccessToken); err == nil && len(info.Scopes) > 0 {
+				scopes = info.Scopes
+			} else {
+				scopes = cur.Scopes
+			}
 		}
 		return store.Token{Kind: store.TokenOAuth, AccessToken: nt.AccessToken, RefreshToken: refresh, ExpiresAt: &exp, Scopes: scopes}, nil
 	})

@@ -3,6 +3,7 @@ package hubspot_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -163,5 +164,33 @@ func TestPrivateAppToken(t *testing.T) {
 	}
 	if len(e.fake.CallsTo("POST", "/oauth/v1/token")) != 0 {
 		t.Fatal("a private-app token was refreshed")
+	}
+}
+
+// The granted scopes are recorded at install and at each refresh, from the token's info when the
+// token answer does not list them; they decide timeline events or notes for the portal.
+func TestScopesAreRecordedAtInstallAndRefresh(t *testing.T) {
+	e := newTokenEnv(t)
+	e.fake.TokenAnswerWithoutScopes = true
+	e.fake.GrantScopes = []string{"oauth", "automation", "timeline"}
+	tok, err := e.oauth.Exchange(context.Background(), e.fake.IssueCode(7))
+	if err != nil || !slices.Equal(tok.Scopes, e.fake.GrantScopes) {
+		t.Fatalf("Exchange = %+v, %v; want the scopes from the token info", tok, err)
+	}
+	exp := time.Now().Add(time.Minute) // within RefreshAhead: the first call refreshes
+	if err := e.tokens.Save(context.Background(), store.Token{PortalID: 7, AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, ExpiresAt: &exp}); err != nil {
+		t.Fatal(err)
+	}
+	e.fake.GrantScopes = []string{"oauth", "automation"} // the timeline scope was withdrawn
+	if _, err := e.manager().AccessToken(context.Background(), 7); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := e.tokens.Get(context.Background(), 7)
+	if err != nil || !slices.Equal(stored.Scopes, []string{"oauth", "automation"}) || e.fake.Refreshes(7) != 1 {
+		t.Fatalf("after the refresh: scopes %v (%v), %d refreshes; want the refreshed token's scopes", stored.Scopes, err, e.fake.Refreshes(7))
+	}
+	settings, err := e.db.PortalSettingsOf(context.Background(), 7)
+	if err != nil || !slices.Equal(settings.Scopes, stored.Scopes) {
+		t.Fatalf("portal settings scopes = %v, %v", settings.Scopes, err)
 	}
 }

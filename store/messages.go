@@ -46,7 +46,11 @@ var ErrNotFound = errors.New("store: not found")
 // SaveMessage inserts the message or, when it exists, overwrites its mutable fields. It is
 // idempotent, so an activity retried after a timeout writes the same row.
 func (s *Store) SaveMessage(ctx context.Context, m Message) error {
-	_, err := s.Pool.Exec(ctx, `
+	return saveMessage(ctx, s.Pool, m)
+}
+
+func saveMessage(ctx context.Context, db querier, m Message) error {
+	_, err := db.Exec(ctx, `
 INSERT INTO messages (id, portal_id, object_type, object_id, channel, phone, country, sender, sending_user,
 	campaign, message_type, text, encoding, segments, status, error_code, error_message, carrier,
 	carrier_message_id, callback_id, workflow_id, send_at, sent_at, delivered_at)
@@ -97,11 +101,15 @@ type Event struct {
 // AddEvent stores an event once: a second call with the same (source, source event id) is a
 // no-op and reports inserted=false.
 func (s *Store) AddEvent(ctx context.Context, e Event) (inserted bool, err error) {
+	return addEvent(ctx, s.Pool, e)
+}
+
+func addEvent(ctx context.Context, db querier, e Event) (inserted bool, err error) {
 	detail := e.Detail
 	if len(detail) == 0 {
 		detail = []byte("{}")
 	}
-	tag, err := s.Pool.Exec(ctx, `INSERT INTO message_events (message_id, source, source_event_id, kind, status, detail, occurred_at)
+	tag, err := db.Exec(ctx, `INSERT INTO message_events (message_id, source, source_event_id, kind, status, detail, occurred_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (source, source_event_id) DO NOTHING`,
 		e.MessageID, e.Source, e.SourceEventID, e.Kind, e.Status, detail, e.OccurredAt)
 	if err != nil {

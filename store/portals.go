@@ -81,6 +81,9 @@ type PortalSettings struct {
 	TimelineMode    string // timeline | fallback
 	DisabledEvents  []string
 	Settings        map[string]any
+	// Scopes are the OAuth scopes the portal granted, as recorded at install and token refresh
+	// (empty when unknown, e.g. a private-app token).
+	Scopes []string
 }
 
 // PortalSettingsOf reads a portal's settings; a portal never seen has the defaults (connected,
@@ -88,8 +91,9 @@ type PortalSettings struct {
 func (s *Store) PortalSettingsOf(ctx context.Context, portalID int64) (PortalSettings, error) {
 	p := PortalSettings{Connected: true, TimelineMode: "timeline", Settings: map[string]any{}}
 	var status string
-	err := s.Pool.QueryRow(ctx, `SELECT status, timeline_mode, disabled_events, settings, properties_ready_at IS NOT NULL
-	FROM portals WHERE portal_id = $1`, portalID).Scan(&status, &p.TimelineMode, &p.DisabledEvents, &p.Settings, &p.PropertiesReady)
+	err := s.Pool.QueryRow(ctx, `SELECT p.status, p.timeline_mode, p.disabled_events, p.settings, p.properties_ready_at IS NOT NULL,
+	coalesce(t.scopes, '{}') FROM portals p LEFT JOIN oauth_tokens t USING (portal_id) WHERE p.portal_id = $1`, portalID).
+		Scan(&status, &p.TimelineMode, &p.DisabledEvents, &p.Settings, &p.PropertiesReady, &p.Scopes)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return p, nil
 	}

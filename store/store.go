@@ -7,8 +7,17 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
+
+// querier is what a query needs: the pool, or a transaction when several writes go together.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
 
 // DefaultLinkTTL is how long a short or unsubscribe link answers when LinkTTL is not set.
 const DefaultLinkTTL = 400 * 24 * time.Hour

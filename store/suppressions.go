@@ -83,22 +83,25 @@ func (s *Store) Unsuppress(ctx context.Context, portalID int64, channel, phone, 
 // applyRecorded applies c unless the history already holds this action of this source for this
 // message (a retried activity, or a workflow repeating what a webhook recorded).
 func (s *Store) applyRecorded(ctx context.Context, c OptChange) error {
-	err := s.InTx(ctx, func(tx *Tx) error {
-		if c.MessageID != "" {
-			var done bool
-			if err := tx.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM suppression_events
-			WHERE message_id = $1 AND source = $2 AND action = $3 AND portal_id = $4 AND channel = $5 AND phone = $6)`,
-				c.MessageID, c.Source, c.Action, c.PortalID, c.Channel, c.Phone).Scan(&done); err != nil || done {
-				return err
-			}
-		}
-		_, err := tx.ChangeOpt(ctx, c)
-		return err
-	})
+	err := s.InTx(ctx, func(tx *Tx) error { return tx.applyRecorded(ctx, c) })
 	if err != nil {
 		return fmt.Errorf("store: %s %s: %w", c.Action, c.Source, err)
 	}
 	return nil
+}
+
+// applyRecorded is Store.applyRecorded inside a transaction (a Publish's).
+func (t *Tx) applyRecorded(ctx context.Context, c OptChange) error {
+	if c.MessageID != "" {
+		var done bool
+		if err := t.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM suppression_events
+		WHERE message_id = $1 AND source = $2 AND action = $3 AND portal_id = $4 AND channel = $5 AND phone = $6)`,
+			c.MessageID, c.Source, c.Action, c.PortalID, c.Channel, c.Phone).Scan(&done); err != nil || done {
+			return err
+		}
+	}
+	_, err := t.ChangeOpt(ctx, c)
+	return err
 }
 
 // ChangeOpt applies an opt-out (the number goes on the list; a number already on it keeps its

@@ -16,6 +16,7 @@ import (
 
 	"smsflow/activities"
 	"smsflow/config"
+	"smsflow/hubspotsync"
 	"smsflow/signalbox"
 	"smsflow/store"
 	"smsflow/workflows"
@@ -59,6 +60,12 @@ func run(logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// The HubSpot outbox is delivered from here, until the signal.
+	sender, err := hubspotsync.FromConfig(cfg, db, logger)
+	if err != nil {
+		return err
+	}
+	go func() { _ = sender.Run(ctx) }()
 	// On SIGTERM the worker stops polling and lets running activities finish for
 	// WorkerStopTimeout before cancelling them: an in-flight carrier call ends with its answer.
 	w, err := workflows.NewWorker(ctx, tc, cfg.TemporalNamespace, cfg.TemporalTaskQueue,

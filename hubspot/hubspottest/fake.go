@@ -1,8 +1,8 @@
 // Package hubspottest is a fake HubSpot for tests and for `make run` (cmd/fakehubspot). It plays
 // both sides of HubSpot: the API our client calls (OAuth tokens, callback completion, timeline
-// events, records, associations v4, properties, notes, account details) with injectable 429s, 5xx
-// and slow answers, recording every call; and the caller that signs and POSTs action executions to
-// our API (caller.go). It answers with HubSpot's statuses, error bodies and rate-limit headers so
+// events one by one and in batches, records read, updated and batch-updated, associations v4,
+// properties, notes, account details) with injectable 429s, 5xx and slow answers, recording every
+// call; and the caller that signs and POSTs action executions to our API (caller.go). It answers with HubSpot's statuses, error bodies and rate-limit headers so
 // that the client's error handling runs as it would against HubSpot.
 //
 // The API is split by resource: routes.go (every path, and what a call goes through before its
@@ -49,6 +49,12 @@ type Fake struct {
 	AlreadyCompletedStatus int
 	// TimelineForbidden answers 403 to timeline calls, like HubSpot for non-partner apps.
 	TimelineForbidden bool
+	// GrantScopes are the scopes a token gets (default: oauth, automation and contacts read and
+	// write, no timeline); the token info lists them.
+	GrantScopes []string
+	// TokenAnswerWithoutScopes leaves the scopes out of the token endpoint's answer, as HubSpot's
+	// documented v1 answer does; the token info still has them.
+	TokenAnswerWithoutScopes bool
 	// AssocPageSize caps association pages so tests see paging; 0: the ?limit= asked, at most 500.
 	AssocPageSize int
 	// Now is the fake's clock.

@@ -97,6 +97,9 @@ func (f *Fake) issueToken(w http.ResponseWriter, r *http.Request) {
 		ttl = 30 * time.Minute
 	}
 	scopes := []string{"oauth", "automation", "crm.objects.contacts.read", "crm.objects.contacts.write"}
+	if f.GrantScopes != nil {
+		scopes = append([]string(nil), f.GrantScopes...)
+	}
 	portal, refresh, errStatus := f.grant(form)
 	if errStatus != "" {
 		writeJSON(w, 400, map[string]any{"status": errStatus, "message": "missing or unknown " + strings.ToLower(strings.TrimPrefix(errStatus, "BAD_")), "correlationId": correlation()})
@@ -106,8 +109,12 @@ func (f *Fake) issueToken(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.tokens[access] = token{portal: portal, expires: f.now().Add(ttl), scopes: scopes}
 	f.mu.Unlock()
-	writeJSON(w, 200, map[string]any{"access_token": access, "refresh_token": refresh, "expires_in": int(ttl.Seconds()),
-		"token_type": "bearer", "hub_id": portal, "scopes": scopes})
+	answer := map[string]any{"access_token": access, "refresh_token": refresh, "expires_in": int(ttl.Seconds()),
+		"token_type": "bearer", "hub_id": portal, "scopes": scopes}
+	if f.TokenAnswerWithoutScopes {
+		delete(answer, "scopes")
+	}
+	writeJSON(w, 200, answer)
 }
 
 // grant checks a code or refresh token; errStatus is HubSpot's error status when refused.

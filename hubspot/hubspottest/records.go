@@ -163,6 +163,76 @@ func (f *Fake) patchObject(w http.ResponseWriter, r *http.Request, portal int64,
 	f.writeRecord(w, id, props)
 }
 
+// batchUpdate is POST {objects}/{objectType}/batch/update: at most BatchLimit distinct records
+// (a record named twice, or too many inputs, is a 400 for the batch); a property that does not
+// exist fails the whole batch (400) as in a single update; a missing record is an error of its
+// own (207, its id in the error's context) while the others are written (200 when all are).
+func (f *Fake) batchUpdate(w http.ResponseWriter, r *http.Request, portal int64, body []byte) {
+	typ := r.PathValue("objectType")
+	var in struct {
+		Inputs []struct {
+			ID         string            `json:"id"`
+			Properties map[string]string `json:"properties"`
+		} `json:"inputs"`
+	}
+	if json.Unmarshal(body, &in) != nil {
+		writeError(w, 400, "VALIDATION_ERROR", "invalid JSON")
+		return
+	}
+	if len(in.Inputs) > BatchLimit {
+		writeError(w, 400, "VALIDATION_ERROR", fmt.Sprintf("Batch size %d exceeds the limit of %d inputs", len(in.Inputs), BatchLimit))
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	seen := map[string]bool{}
+	for _, u := range in.Inputs {
+		if u.ID == "" || u.Properties == nil {
+			writeError(w, 400, "VALIDATION_ERROR", "every input needs an id and properties")
+			return
+		}
+		if seen[u.ID] {
+			writeError(w, 400, "VALIDATION_ERROR", "Duplicate IDs found in batch input: ["+u.ID+"]. IDs must be unique")
+			return
+		}
+		seen[u.ID] = true
+		names := make([]string, 0, len(u.Properties))
+		for n := range u.Properties {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			if !f.knownProperty(portal, typ, n) {
+				writeError(w, 400, "VALIDATION_ERROR", "Property values were not valid: Property \""+n+"\" does not exist")
+				return
+			}
+		}
+	}
+	results, errs := []any{}, []any{}
+	for _, u := range in.Inputs {
+		obj, ok := f.record(portal, typ, u.ID)
+		if !ok {
+			errs = append(errs, map[string]any{"status": "error", "category": "OBJECT_NOT_FOUND", "message": "Could not get some " + plural(typ) + " objects, they may be deleted or not exist.",
+				"context": map[string]any{"ids": []string{u.ID}}})
+			continue
+		}
+		for n, v := range u.Properties {
+			obj[n] = v
+		}
+		props := map[string]any{"hs_object_id": u.ID}
+		for n, v := range obj {
+			props[n] = v
+		}
+		results = append(results, map[string]any{"id": u.ID, "properties": props, "createdAt": f.now(), "updatedAt": f.now(), "archived": false})
+	}
+	out := map[string]any{"status": "COMPLETE", "results": results, "startedAt": f.now(), "completedAt": f.now()}
+	status := 200
+	if len(errs) > 0 {
+		out["errors"], out["numErrors"], status = errs, len(errs), 207
+	}
+	writeJSON(w, status, out)
+}
+
 // propertyInput is the body of a property or property group creation.
 type propertyInput struct {
 	Name, Label, Type, FieldType, GroupName string

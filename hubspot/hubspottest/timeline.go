@@ -2,8 +2,12 @@ package hubspottest
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 )
+
+// BatchLimit is the most inputs a batch call takes; more is a 400, as in HubSpot.
+const BatchLimit = 100
 
 // Events returns the timeline events by id.
 func (f *Fake) Events() map[string]map[string]any {
@@ -53,6 +57,10 @@ func (f *Fake) createEvents(w http.ResponseWriter, _ *http.Request, portal int64
 	}
 	if json.Unmarshal(body, &in) != nil {
 		writeError(w, 400, "VALIDATION_ERROR", "invalid JSON")
+		return
+	}
+	if len(in.Inputs) > BatchLimit {
+		writeError(w, 400, "VALIDATION_ERROR", fmt.Sprintf("Batch size %d exceeds the limit of %d inputs", len(in.Inputs), BatchLimit))
 		return
 	}
 	var results, errs []any

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -24,6 +25,7 @@ import (
 	"smsflow/config"
 	"smsflow/hubspot"
 	"smsflow/hubspot/hubspottest"
+	"smsflow/hubspotsync"
 	"smsflow/signalbox"
 	"smsflow/store"
 	"smsflow/workflows"
@@ -138,13 +140,13 @@ func Start(ctx context.Context, tc client.Client, o Options) (s *Stack, err erro
 		return nil, err
 	}
 
-	// The portal is installed: a token in PostgreSQL (encrypted) that the fake knows, and our
-	// properties created on its records.
+	// The portal is installed: a token in PostgreSQL (encrypted) that the fake knows, with the
+	// scopes of an install that granted timeline events, and our properties created on its records.
 	tokens, err := store.NewTokens(s.DB, key)
 	if err != nil {
 		return nil, err
 	}
-	if err = tokens.Save(ctx, store.Token{PortalID: Portal, Kind: "private_app", AccessToken: accessToken}); err != nil {
+	if err = tokens.Save(ctx, store.Token{PortalID: Portal, Kind: "private_app", AccessToken: accessToken, Scopes: harnessScopes}); err != nil {
 		return nil, err
 	}
 	s.HubSpot.AddToken(Portal, accessToken, 24*time.Hour)
@@ -185,12 +187,53 @@ func Start(ctx context.Context, tc client.Client, o Options) (s *Stack, err erro
 		sweeper := signalbox.New(s.DB, signalbox.ClientSignaller{Client: tc, Namespace: s.Config.TemporalNamespace}, o.Log, o.Signals)
 		go func() { _ = sweeper.Run(sweepCtx); close(swept) }()
 		s.closers = append(s.closers, func() { stopSweeper(); <-swept })
+		// And the HubSpot outbox's sender.
+		if err = s.startSender(o.Log); err != nil {
+			return nil, err
+		}
 	}
 
 	srv := &http.Server{Handler: api.NewRouter(api.Deps{Log: o.Log, Config: s.Config, Temporal: tc, Store: s.DB})}
 	go func() { _ = srv.Serve(ln) }()
 	s.closers = append(s.closers, func() { _ = srv.Close() })
 	return s, nil
+}
+
+// harnessScopes are the OAuth scopes the harness's portal granted.
+var harnessScopes = []string{"oauth", "automation", "timeline", "crm.objects.contacts.write"}
+
+// startSender runs the HubSpot outbox sender as the worker does, polling often so tests see the
+// writes soon.
+func (s *Stack) startSender(log *slog.Logger) error {
+	sender, err := hubspotsync.FromConfig(s.Config, s.DB, log)
+	if err != nil {
+		return err
+	}
+	sender.PollInterval = 20 * time.Millisecond
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = sender.Run(ctx) }()
+	s.closers = append(s.closers, func() { stop(); <-done })
+	return nil
+}
+
+// HubSpotSynced waits until the HubSpot outbox has no pending row: every write queued so far
+// reached the fake HubSpot (or was refused).
+func (s *Stack) HubSpotSynced(ctx context.Context) error {
+	for {
+		var pending int
+		if err := s.DB.Pool.QueryRow(ctx, `SELECT count(*) FROM hubspot_outbox WHERE done_at IS NULL AND dead_at IS NULL`).Scan(&pending); err != nil {
+			return err
+		}
+		if pending == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d HubSpot writes still queued: %w", pending, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // TimelineTemplates are the template ids the harness configures, by status.
