@@ -19,30 +19,30 @@ const PropSMSConsent = "smsflow_sms_consent"
 
 // DispatchCheckInput is checked right before dispatch.
 type DispatchCheckInput struct {
-	MessageID string
-	PortalID  int64
-	Channel   string
-	Phone     string
-	Country   string
+	MessageID string `json:"MessageID"`
+	PortalID  int64  `json:"PortalID"`
+	Channel   string `json:"Channel"`
+	Phone     string `json:"Phone"`
+	Country   string `json:"Country"`
 	// Timezones are the number's time zones, for the window a quota defer waits for; empty: the
 	// country rule's own zones.
-	Timezones   []string
-	MessageType string
-	ObjectType  string
-	ObjectID    string
-	Sender      string
-	SendingUser string
-	Now         time.Time
+	Timezones   []string  `json:"Timezones"`
+	MessageType string    `json:"MessageType"`
+	ObjectType  string    `json:"ObjectType"`
+	ObjectID    string    `json:"ObjectID"`
+	Sender      string    `json:"Sender"`
+	SendingUser string    `json:"SendingUser"`
+	Now         time.Time `json:"Now"`
 }
 
 // DispatchCheck says whether the message may go now.
 type DispatchCheck struct {
 	// DeferUntil: a quota reached with "defer"; try again then — the first instant from the end
 	// of the quota's period at which the country's window is open.
-	DeferUntil   *time.Time
-	DeferReason  string
-	ErrorCode    outcome.Code
-	ErrorMessage string
+	DeferUntil   *time.Time   `json:"DeferUntil"`
+	DeferReason  string       `json:"DeferReason"`
+	ErrorCode    outcome.Code `json:"ErrorCode"`
+	ErrorMessage string       `json:"ErrorMessage"`
 }
 
 // CheckBeforeDispatch checks, right before the carrier, what may have changed while the message

@@ -22,33 +22,33 @@ import (
 // time zones, the action's message type). A workflow started before they existed passes them
 // zero: no Country or no MessageType means no window check, as before.
 type DispatchInput struct {
-	MessageID string
-	PortalID  int64
-	From      string
-	To        string
-	Text      string
-	Segments  int
-	Encoding  string
+	MessageID string `json:"MessageID"`
+	PortalID  int64  `json:"PortalID"`
+	From      string `json:"From"`
+	To        string `json:"To"`
+	Text      string `json:"Text"`
+	Segments  int    `json:"Segments"`
+	Encoding  string `json:"Encoding"`
 
-	Channel     string   // the channel whose windows apply; only SMS windows exist, for every channel
-	Country     string   // rules country: the number's region, else the action's country
-	Timezones   []string // the number's time zones; empty: the country rule's own
-	MessageType string   // marketing | transactional
+	Channel     string   `json:"Channel"`     // the channel whose windows apply; only SMS windows exist, for every channel
+	Country     string   `json:"Country"`     // rules country: the number's region, else the action's country
+	Timezones   []string `json:"Timezones"`   // the number's time zones; empty: the country rule's own
+	MessageType string   `json:"MessageType"` // marketing | transactional
 }
 
 // DispatchResult is the carrier's answer, or the window's.
 type DispatchResult struct {
-	Carrier          string
-	CarrierMessageID string
-	Uncertain        bool // the carrier may have it (or took part of it); we could not tell and did not resend
-	ErrorCode        outcome.Code
-	ErrorMessage     string
-	NumberInvalid    bool
-	OptedOut         bool
+	Carrier          string       `json:"Carrier"`
+	CarrierMessageID string       `json:"CarrierMessageID"`
+	Uncertain        bool         `json:"Uncertain"` // the carrier may have it (or took part of it); we could not tell and did not resend
+	ErrorCode        outcome.Code `json:"ErrorCode"`
+	ErrorMessage     string       `json:"ErrorMessage"`
+	NumberInvalid    bool         `json:"NumberInvalid"`
+	OptedOut         bool         `json:"OptedOut"`
 	// DeferUntil is set when the country's window was closed at the moment of the call: nothing
 	// was sent and no attempt is left open; the message holds until then and dispatches again.
-	DeferUntil  *time.Time
-	DeferReason string
+	DeferUntil  *time.Time `json:"DeferUntil"`
+	DeferReason string     `json:"DeferReason"`
 }
 
 // Temporal error types of a dispatch that a retry may fix.

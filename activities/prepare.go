@@ -12,28 +12,28 @@ import (
 
 // PrepareInput is everything Prepare needs: the request's record and inputs.
 type PrepareInput struct {
-	Recipient RecipientInput
-	Render    RenderInput // Tokens, Country and Timezones are filled by Prepare
+	Recipient RecipientInput `json:"Recipient"`
+	Render    RenderInput    `json:"Render"` // Tokens, Country and Timezones are filled by Prepare
 	// Message is the message log row to create, status PENDING (text and counts filled by Prepare).
-	Message StatusEvent
+	Message StatusEvent `json:"Message"`
 }
 
 // Prepared is the recorded outcome of Prepare.
 type Prepared struct {
-	Settings  Settings
-	Recipient Recipient
-	Rendered  Rendered
+	Settings  Settings  `json:"Settings"`
+	Recipient Recipient `json:"Recipient"`
+	Rendered  Rendered  `json:"Rendered"`
 	// Sender is what the message goes out from: the action's sender, or the portal's default
 	// sender when the action gives none ("" when it has none either).
-	Sender string
+	Sender string `json:"Sender"`
 }
 
 // Settings are a portal's lifecycle settings, read once per message so the history records them.
 type Settings struct {
-	DeliveryTimeout time.Duration // how long to wait for a delivery report
-	ListenAfter     time.Duration // how long to keep listening after the action is completed
-	DefaultWait     time.Duration // wait_hours when the action gives none
-	MaxSegments     int
+	DeliveryTimeout time.Duration `json:"DeliveryTimeout"` // how long to wait for a delivery report
+	ListenAfter     time.Duration `json:"ListenAfter"`     // how long to keep listening after the action is completed
+	DefaultWait     time.Duration `json:"DefaultWait"`     // wait_hours when the action gives none
+	MaxSegments     int           `json:"MaxSegments"`
 }
 
 // Prepare reads the portal's settings, checks that the portal may send from the action's sender,

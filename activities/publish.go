@@ -21,67 +21,67 @@ import (
 // the action on its own, first, as soon as the outcome is known; Complete stays for the runs that
 // carry it here.)
 type PublishInput struct {
-	Event    *StatusEvent
-	OptOut   *OptOutInput
-	Complete *CompleteInput
+	Event    *StatusEvent   `json:"Event"`
+	OptOut   *OptOutInput   `json:"OptOut"`
+	Complete *CompleteInput `json:"Complete"`
 }
 
 // StatusEvent is one status change, written to the message log and to HubSpot.
 type StatusEvent struct {
-	MessageID        string
-	PortalID         int64
-	ObjectType       string
-	ObjectID         string
-	Channel          string
-	Phone            string
-	Country          string
-	Sender           string
-	SendingUser      string
-	Campaign         string
-	MessageType      string
-	Text             string
-	Encoding         string
-	Segments         int
-	Characters       int
-	Status           outcome.Status
-	ErrorCode        outcome.Code
-	ErrorMessage     string
-	Carrier          string
-	CarrierMessageID string
-	CallbackID       string
-	WorkflowID       string
-	SendAt           *time.Time
-	At               time.Time
+	MessageID        string         `json:"MessageID"`
+	PortalID         int64          `json:"PortalID"`
+	ObjectType       string         `json:"ObjectType"`
+	ObjectID         string         `json:"ObjectID"`
+	Channel          string         `json:"Channel"`
+	Phone            string         `json:"Phone"`
+	Country          string         `json:"Country"`
+	Sender           string         `json:"Sender"`
+	SendingUser      string         `json:"SendingUser"`
+	Campaign         string         `json:"Campaign"`
+	MessageType      string         `json:"MessageType"`
+	Text             string         `json:"Text"`
+	Encoding         string         `json:"Encoding"`
+	Segments         int            `json:"Segments"`
+	Characters       int            `json:"Characters"`
+	Status           outcome.Status `json:"Status"`
+	ErrorCode        outcome.Code   `json:"ErrorCode"`
+	ErrorMessage     string         `json:"ErrorMessage"`
+	Carrier          string         `json:"Carrier"`
+	CarrierMessageID string         `json:"CarrierMessageID"`
+	CallbackID       string         `json:"CallbackID"`
+	WorkflowID       string         `json:"WorkflowID"`
+	SendAt           *time.Time     `json:"SendAt"`
+	At               time.Time      `json:"At"`
 	// Detail is the event's own data (click URL, reply text, carrier code).
-	Detail map[string]string
+	Detail map[string]string `json:"Detail"`
 	// TargetType / TargetID are the HubSpot record to write to when it is not the message's own
 	// (a deal's message is written on the contact whose phone it went to).
-	TargetType string
-	TargetID   string
+	TargetType string `json:"TargetType"`
+	TargetID   string `json:"TargetID"`
 	// OptedOut / NumberInvalid set the record's flags.
-	OptedOut      bool
-	NumberInvalid bool
+	OptedOut      bool `json:"OptedOut"`
+	NumberInvalid bool `json:"NumberInvalid"`
 }
 
 // CompleteInput completes a blocked HubSpot action.
 type CompleteInput struct {
-	PortalID   int64
-	CallbackID string
-	Outputs    map[string]string
-	MessageID  string // where a permanent refusal is stored; empty in runs started before it was passed
+	PortalID   int64             `json:"PortalID"`
+	CallbackID string            `json:"CallbackID"`
+	Outputs    map[string]string `json:"Outputs"`
+	MessageID  string            `json:"MessageID"` // where a permanent refusal is stored; empty in runs started before it was passed
 	// FailContinue completes the action as failed (hs_execution_state FAIL_CONTINUE): the
 	// message was not sent, and HubSpot's workflow goes on to branch on error_code.
-	FailContinue bool
+	FailContinue bool `json:"FailContinue"`
 }
 
 // OptOutInput puts a number on (or, with OptIn, takes it off) the suppression list.
 type OptOutInput struct {
-	PortalID  int64
-	Channel   string
-	Phone     string
-	Reason    string
-	MessageID string
-	OptIn     bool
+	PortalID  int64  `json:"PortalID"`
+	Channel   string `json:"Channel"`
+	Phone     string `json:"Phone"`
+	Reason    string `json:"Reason"`
+	MessageID string `json:"MessageID"`
+	OptIn     bool   `json:"OptIn"`
 }
 
 // Publish makes one lifecycle step visible (see PublishInput). The message log, the suppression

@@ -15,31 +15,31 @@ import (
 
 // RecipientInput names the record whose phone the message goes to.
 type RecipientInput struct {
-	PortalID      int64
-	ObjectType    string // contact, company, deal, ticket, …
-	ObjectID      string
-	PhoneProperty string // empty: mobilephone, then phone
-	Country       string
-	Channel       string
-	MessageType   string
+	PortalID      int64  `json:"PortalID"`
+	ObjectType    string `json:"ObjectType"` // contact, company, deal, ticket, …
+	ObjectID      string `json:"ObjectID"`
+	PhoneProperty string `json:"PhoneProperty"` // empty: mobilephone, then phone
+	Country       string `json:"Country"`
+	Channel       string `json:"Channel"`
+	MessageType   string `json:"MessageType"`
 	// Known are record properties HubSpot sent with the action; Tokens the ones the text uses.
 	// When Known holds the phone and every token, the record is not read again.
-	Known  map[string]string
-	Tokens []string
+	Known  map[string]string `json:"Known"`
+	Tokens []string          `json:"Tokens"`
 }
 
 // Recipient is the resolved recipient.
 type Recipient struct {
-	Phone      string // E.164
-	PhoneHash  string // for the search attribute; never the number itself
-	Region     string // the number's region (compliance follows it)
-	Timezones  []string
-	ObjectType string // the record the phone came from (a deal's contact, say)
-	ObjectID   string
+	Phone      string   `json:"Phone"`     // E.164
+	PhoneHash  string   `json:"PhoneHash"` // for the search attribute; never the number itself
+	Region     string   `json:"Region"`    // the number's region (compliance follows it)
+	Timezones  []string `json:"Timezones"`
+	ObjectType string   `json:"ObjectType"` // the record the phone came from (a deal's contact, say)
+	ObjectID   string   `json:"ObjectID"`
 	// Tokens are the values personalization tokens may use, by lowercase property name.
-	Tokens       map[string]string
-	ErrorCode    outcome.Code
-	ErrorMessage string
+	Tokens       map[string]string `json:"Tokens"`
+	ErrorCode    outcome.Code      `json:"ErrorCode"`
+	ErrorMessage string            `json:"ErrorMessage"`
 }
 
 // knowsAll says whether the action's payload already holds a phone and every token property, so

@@ -16,45 +16,47 @@ import (
 
 // RenderInput is what Render needs to turn the user's text into what is sent.
 type RenderInput struct {
-	MessageID        string
-	PortalID         int64
-	Text             string
-	Tokens           map[string]string
-	Country          string // rules country: the number's region
-	Timezones        []string
-	MessageType      string
-	AllowUnicode     bool
-	NationalLanguage string
-	MaxSegments      int
-	AddStop          bool
-	ShortenURLs      bool
-	UTM              map[string]string
-	Now              time.Time  // workflow time: the instant the send time is computed from
-	SendAt           *time.Time // the user's scheduled time
+	MessageID        string            `json:"MessageID"`
+	PortalID         int64             `json:"PortalID"`
+	Text             string            `json:"Text"`
+	Tokens           map[string]string `json:"Tokens"`
+	Country          string            `json:"Country"` // rules country: the number's region
+	Timezones        []string          `json:"Timezones"`
+	MessageType      string            `json:"MessageType"`
+	AllowUnicode     bool              `json:"AllowUnicode"`
+	NationalLanguage string            `json:"NationalLanguage"`
+	MaxSegments      int               `json:"MaxSegments"`
+	AddStop          bool              `json:"AddStop"`
+	ShortenURLs      bool              `json:"ShortenURLs"`
+	UTM              map[string]string `json:"UTM"`
+	Now              time.Time         `json:"Now"`    // workflow time: the instant the send time is computed from
+	SendAt           *time.Time        `json:"SendAt"` // the user's scheduled time
 	// LinkHosts is the portal's allowlist of tracked link hosts (see render.HostAllowed); empty:
 	// any host. Filled by Prepare from the portal's settings.
-	LinkHosts []string
+	LinkHosts []string `json:"LinkHosts"`
 }
 
 // Violation is a content rule the text breaks.
 type Violation struct {
-	Code, Action, Detail string
+	Code   string `json:"Code"`
+	Action string `json:"Action"`
+	Detail string `json:"Detail"`
 }
 
 // Rendered is the text as it will be sent and when it may go.
 type Rendered struct {
-	Text             string
-	Encoding         string // GSM7 | UCS2
-	NationalLanguage string
-	Segments         int
-	Characters       int
-	SendAt           time.Time
-	Held             bool
-	HeldReason       string
-	RulesVersion     string
-	Violations       []Violation
-	ErrorCode        outcome.Code
-	ErrorMessage     string
+	Text             string       `json:"Text"`
+	Encoding         string       `json:"Encoding"` // GSM7 | UCS2
+	NationalLanguage string       `json:"NationalLanguage"`
+	Segments         int          `json:"Segments"`
+	Characters       int          `json:"Characters"`
+	SendAt           time.Time    `json:"SendAt"`
+	Held             bool         `json:"Held"`
+	HeldReason       string       `json:"HeldReason"`
+	RulesVersion     string       `json:"RulesVersion"`
+	Violations       []Violation  `json:"Violations"`
+	ErrorCode        outcome.Code `json:"ErrorCode"`
+	ErrorMessage     string       `json:"ErrorMessage"`
 }
 
 // render makes the tracked and unsubscribe links of the template, personalizes the rest, composes
