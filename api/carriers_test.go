@@ -383,7 +383,8 @@ func TestStopEffectiveWhateverTheWorkflow(t *testing.T) {
 }
 
 // A reply reaches only the portal that sent from the receiving number, never another portal's
-// later message to the same person; on a number two portals share, it reaches no workflow.
+// later message to the same person; on a number two portals share, it reaches the latest message
+// sent from that number, and its STOP suppresses for that portal only.
 func TestReplyNotRoutedAcrossPortals(t *testing.T) {
 	e := newHookEnv(t)
 	ctx := context.Background()
@@ -411,15 +412,18 @@ func TestReplyNotRoutedAcrossPortals(t *testing.T) {
 	if got := e.signals(mine); strings.Join(got, ",") != "reply:Yes please" {
 		t.Fatalf("the sending portal's message got %v", got)
 	}
-	for _, id := range []string{theirs, sharedA, sharedB} {
+	for _, id := range []string{theirs, sharedA} {
 		if got := e.signals(id); len(got) != 0 {
 			t.Fatalf("message %s got %v", id, got)
 		}
 	}
-	if n := e.countEvents(`SELECT count(*) FROM message_events WHERE source_event_id = 'SMr2' AND message_id IS NULL AND portal_id IS NULL`); n != 1 {
-		t.Fatal("the reply on the shared number was not stored unrouted")
+	if got := e.signals(sharedB); len(got) != 1 || !strings.Contains(got[0], "STOP") {
+		t.Fatalf("the latest message from the shared number got %v, want the STOP", got)
 	}
-	if n := e.countEvents(`SELECT count(*) FROM suppressions`); n != 0 {
-		t.Fatal("a STOP on a shared number suppressed for some portal")
+	if n := e.countEvents(`SELECT count(*) FROM suppressions WHERE portal_id = 777`); n != 1 {
+		t.Fatal("the STOP on the shared number did not suppress for the portal that sent last from it")
+	}
+	if n := e.countEvents(`SELECT count(*) FROM suppressions WHERE portal_id <> 777`); n != 0 {
+		t.Fatal("a STOP on a shared number suppressed for another portal")
 	}
 }

@@ -67,8 +67,8 @@ type ReplyRoute struct {
 const replyCandidates = 100
 
 // ReplyRoute finds what a reply from phone to our number `to` answers. A reply belongs to the
-// portal whose message to phone was sent from `to`: the latest such message. When messages to
-// phone from `to` came from several portals (a shared number), the reply is routed to none. When
+// portal whose message to phone was sent from `to`: the latest such message, also when several
+// portals share the number (the person answers the last text they got from it). When
 // none came from `to`, the reply answers no message, but belongs to the portal owning `to` if only
 // one portal sends from it. Without `to`, a number only one portal wrote to routes to its latest
 // message. "Sent" means the message log has a send time or a carrier accepted it.
@@ -97,8 +97,11 @@ func (t *Tx) ReplyRoute(ctx context.Context, phone, to string) (ReplyRoute, erro
 		}
 	}
 	switch {
+	case len(portals) > 1 && to == "":
+		return ReplyRoute{Why: RouteShared}, nil // no receiving number to tell the portals apart
 	case len(portals) > 1:
-		return ReplyRoute{Why: RouteShared}, nil
+		route.Why = RouteSender
+		return route, nil
 	case len(portals) == 1 && to == "":
 		route.Why = RouteOnlyPortal
 		return route, nil

@@ -38,7 +38,7 @@ func TestReplyRouteStaysInItsPortal(t *testing.T) {
 	}{
 		{"+33700000007", msgs[0].id, store.RouteSender, 7}, // not portal 8's later message
 		{"+33700000008", msgs[1].id, store.RouteSender, 8},
-		{"+33700000099", "", store.RouteShared, 0},
+		{"+33700000099", msgs[3].id, store.RouteSender, 8}, // the latest message from the shared number
 		{"", "", store.RouteShared, 0},
 		{"+33700000055", "", store.RouteUnknown, 0},
 	} {
