@@ -69,14 +69,7 @@ var grantedScopes = []string{"oauth", "automation", "timeline", "crm.objects.con
 func newStack(t *testing.T, o stackOptions) *stack {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, testenv.Database(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := testenv.Store(t)
 
 	hs := hubspottest.New(clientID, clientSecret)
 	hsSrv := httptest.NewServer(hs)

@@ -38,15 +38,7 @@ type hookEnv struct {
 
 func newHookEnv(t *testing.T) *hookEnv {
 	t.Helper()
-	ctx := context.Background()
-	db, err := store.Open(ctx, testenv.Database(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := testenv.Store(t)
 	tc := testenv.Temporal(t)
 	cfg := config.Config{PublicBaseURL: testBase, Carrier: config.Carrier{Primary: "sim", Secondary: "twilio",
 		WebhookSecret: "whsec", TwilioAuthToken: "tok"}}

@@ -95,16 +95,7 @@ func (p *pass) writeRecords(ctx context.Context, objectType string, chunk []*rec
 		}
 		return
 	}
-	written := map[string]bool{}
-	refused := map[string]error{}
-	for _, id := range res.Written {
-		written[id] = true
-	}
-	for _, e := range res.Errors {
-		for _, id := range e.IDs() {
-			refused[id] = &hubspot.BatchError{Errors: []hubspot.BatchItemError{e}}
-		}
-	}
+	written, refused := batchOutcomes(res)
 	for _, w := range chunk {
 		id := w.key.ObjectID
 		switch {

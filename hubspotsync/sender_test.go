@@ -64,14 +64,7 @@ type env struct {
 func newEnv(t testing.TB, scopes []string, portals ...int64) *env {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, testenv.Database(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := testenv.Store(t)
 	hs := hubspottest.NewServer(t, "sync-client", "sync-secret")
 	tokens, err := store.NewTokens(db, tokenKey)
 	if err != nil {

@@ -99,16 +99,7 @@ func (p *pass) writeEvents(ctx context.Context, chunk []timelineRow) (asNotes []
 		}
 		return nil
 	}
-	written := map[string]bool{}
-	refused := map[string]error{}
-	for _, id := range res.Written {
-		written[id] = true
-	}
-	for _, e := range res.Errors {
-		for _, id := range e.IDs() {
-			refused[id] = &hubspot.BatchError{Errors: []hubspot.BatchItemError{e}}
-		}
-	}
+	written, refused := batchOutcomes(res)
 	for _, t := range chunk {
 		switch {
 		case err == nil && written[t.item.ID]:
@@ -181,4 +172,19 @@ func noteBody(it TimelineItem) string {
 	}
 	b.WriteString("</ul>")
 	return b.String()
+}
+
+// batchOutcomes reads a batch call's answer: the ids HubSpot wrote, and the error of each id it
+// refused.
+func batchOutcomes(res hubspot.BatchResult) (written map[string]bool, refused map[string]error) {
+	written, refused = map[string]bool{}, map[string]error{}
+	for _, id := range res.Written {
+		written[id] = true
+	}
+	for _, e := range res.Errors {
+		for _, id := range e.IDs() {
+			refused[id] = &hubspot.BatchError{Errors: []hubspot.BatchItemError{e}}
+		}
+	}
+	return written, refused
 }

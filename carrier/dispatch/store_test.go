@@ -19,14 +19,7 @@ import (
 // message, retries, one message received; a second accepted attempt is refused by the schema.
 func TestExactlyOnceWithPostgres(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, testenv.Database(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := testenv.Store(t)
 	s, snd := newSim(t, "sim", sim.Options{Timeout: 1, Hang: 5 * time.Second}, true)
 	d := dispatch.New(db, dispatch.Carrier{Sender: snd}, nil, settings)
 	id := uuid.NewString()
@@ -64,14 +57,7 @@ func TestExactlyOnceWithPostgres(t *testing.T) {
 // asked is uncertain and never resent.
 func TestAttemptStatesWithPostgres(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, testenv.Database(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := testenv.Store(t)
 	s, snd := newSim(t, "twilio", sim.Options{}, false)
 	d := dispatch.New(db, dispatch.Carrier{Sender: snd}, nil, settings)
 	states := func(id string) []string {
