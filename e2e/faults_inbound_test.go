@@ -97,6 +97,7 @@ func sendBurst(t *testing.T, s *stack, prefix string, n int, gap time.Duration) 
 
 // timelineCount counts the timeline events HubSpot took with the status's template.
 func (s *stack) timelineCount(template string) int {
+	s.synced() // the HubSpot outbox drained: every queued write reached the fake
 	n := 0
 	for _, c := range s.hubspot.CallsTo("POST", "/crm/v3/timeline/events") {
 		if c.Status < 300 {
