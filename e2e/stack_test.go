@@ -179,7 +179,15 @@ func (s *stack) synced() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := s.HubSpotSynced(ctx); err != nil {
-		s.t.Fatal(err)
+		var rows, claimed int
+		var due, errs, lease string
+		_ = s.db.Pool.QueryRow(context.Background(), `SELECT count(*), count(*) FILTER (WHERE claim_id IS NOT NULL),
+			coalesce(min(next_attempt_at - now())::text, ''), coalesce(string_agg(DISTINCT last_error, ' | '), '')
+			FROM hubspot_outbox WHERE done_at IS NULL AND dead_at IS NULL`).Scan(&rows, &claimed, &due, &errs)
+		_ = s.db.Pool.QueryRow(context.Background(), `SELECT coalesce(string_agg(portal_id || ' ' || coalesce(lease_owner, '') || ' until ' ||
+			coalesce((lease_until - now())::text, '') || ' paused ' || coalesce((paused_until - now())::text, ''), '; '), '')
+			FROM hubspot_outbox_portals`).Scan(&lease)
+		s.t.Fatalf("%v: %d rows pending (%d claimed), first due in %s, errors %q; portals: %s", err, rows, claimed, due, errs, lease)
 	}
 }
 

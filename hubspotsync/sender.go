@@ -126,9 +126,10 @@ func (s *Sender) Run(ctx context.Context) error {
 		case ctx.Err() != nil:
 			return nil
 		case err != nil:
-			// PostgreSQL away, or not migrated yet: wait longer each time, up to 30 s.
+			// PostgreSQL away, or not migrated yet: wait longer each time, up to 5 s, so the
+			// backlog moves again within seconds of the database coming back.
 			s.Log.Warn("hubspot outbox pass failed", "error", err, "retry_in", wait)
-			wait = min(2*wait, 30*time.Second)
+			wait = min(2*wait, 5*time.Second)
 		case n > 0:
 			wait = s.PollInterval
 			s.purge(ctx)
@@ -276,7 +277,7 @@ func (s *Sender) deliverPortal(ctx context.Context, portal int64) (int, error) {
 			return finished, err
 		}
 		p.deliver(ctx, rows)
-		n, err := p.save(ctx, rows)
+		n, err := p.saveRetrying(ctx, rows)
 		finished += n
 		if err != nil || p.halted() {
 			return finished, err
@@ -387,6 +388,24 @@ func (p *pass) deliver(ctx context.Context, rows []store.OutboxRow) {
 
 // save stores the rows' fates, the hubspot_error events of the dead ones, and the portal's
 // pause or drop; it returns how many rows were finished.
+// saveRetrying saves the pass's fates, trying again for up to half a minute: the rows were
+// written to HubSpot, and a claim whose fates are lost (PostgreSQL restarting) would only come
+// due again when its lease ends, minutes later.
+func (p *pass) saveRetrying(ctx context.Context, rows []store.OutboxRow) (int, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 4*time.Second) {
+		n, err := p.save(ctx, rows)
+		if err == nil || time.Now().Add(wait).After(deadline) {
+			return n, err
+		}
+		select {
+		case <-ctx.Done():
+			return n, err
+		case <-time.After(wait):
+		}
+	}
+}
+
 func (p *pass) save(ctx context.Context, rows []store.OutboxRow) (int, error) {
 	st, now := p.s.Store, p.s.now()
 	ctx = context.WithoutCancel(ctx) // the fates of delivered rows are kept, also at shutdown
