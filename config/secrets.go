@@ -97,9 +97,7 @@ func (c Config) CheckCodecServer() error {
 	if c.Codec.Token == "" {
 		errs = append(errs, errors.New("CODEC_SERVER_TOKEN: must be set"))
 	}
-	if c.PayloadKeys == "" {
-		errs = append(errs, fmt.Errorf("PAYLOAD_KEYS: must be set (SMSFLOW_ENV=%s)", c.Env))
-	}
+	// PAYLOAD_KEYS is required outside development (checkSecrets); development has a default.
 	if c.Env != Development {
 		var own []secret
 		for _, s := range c.secrets() {
