@@ -14,13 +14,13 @@ import (
 	"github.com/google/uuid"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 
 	"smsflow/carrier"
 	"smsflow/carrier/twilio"
 	"smsflow/config"
 	"smsflow/internal/testenv"
 	"smsflow/outcome"
+	"smsflow/payloadcodec/codectest"
 	"smsflow/signalbox"
 	"smsflow/store"
 	"smsflow/workflows"
@@ -103,13 +103,13 @@ func (e *hookEnv) signals(messageID string) []string {
 		switch a.GetSignalName() {
 		case workflows.SignalCarrierReport:
 			var r workflows.CarrierReport
-			if err := converter.GetDefaultDataConverter().FromPayloads(a.GetInput(), &r); err != nil {
+			if err := codectest.DataConverter().FromPayloads(a.GetInput(), &r); err != nil {
 				e.t.Fatal(err)
 			}
 			out = append(out, "report:"+string(r.Status))
 		case workflows.SignalReply:
 			var r workflows.Reply
-			if err := converter.GetDefaultDataConverter().FromPayloads(a.GetInput(), &r); err != nil {
+			if err := codectest.DataConverter().FromPayloads(a.GetInput(), &r); err != nil {
 				e.t.Fatal(err)
 			}
 			out = append(out, "reply:"+r.Text+map[bool]string{true: ":stop", false: ""}[r.IsStop])

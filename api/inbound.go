@@ -30,7 +30,13 @@ var fastSignalTimeout = 2 * time.Second
 func newSignalBox(d Deps) *signalbox.Box {
 	var tc signalbox.Signaller
 	if d.Temporal != nil {
-		tc = signalbox.ClientSignaller{Client: d.Temporal, Namespace: d.Config.TemporalNamespace}
+		dc := d.DataConverter
+		if dc == nil && d.Config.PayloadKeys != "" {
+			if c, err := d.Config.PayloadDataConverter(); err == nil {
+				dc = c
+			}
+		}
+		tc = signalbox.ClientSignaller{Client: d.Temporal, Namespace: d.Config.TemporalNamespace, DataConverter: dc}
 	}
 	return signalbox.New(d.Store, tc, d.Log, signalbox.Options{SignalTimeout: fastSignalTimeout, MarkFor: 3 * time.Second})
 }

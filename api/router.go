@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"smsflow/compliance"
 	"smsflow/config"
@@ -25,7 +26,10 @@ type Deps struct {
 	Log      *slog.Logger
 	Config   config.Config
 	Temporal client.Client // lazy: may be unreachable
-	Store    *store.Store  // the pool connects lazily: PostgreSQL may be down
+	// DataConverter is Temporal's: the payloads the API encodes itself (signals) are encrypted
+	// as the client's are. nil: the one of Config's PAYLOAD_KEYS, else the SDK's default.
+	DataConverter converter.DataConverter
+	Store         *store.Store // the pool connects lazily: PostgreSQL may be down
 	// Ready lists the checks of /readyz by name ("postgres", "temporal", "migrations").
 	Ready map[string]Check
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"smsflow/payloadcodec"
 )
 
 // Environments of SMSFLOW_ENV. Outside development the services refuse to start with a missing
@@ -41,6 +43,11 @@ type Config struct {
 	PhoneHashKey string
 	// LinkTTL is how long a short or unsubscribe link answers after it is created.
 	LinkTTL time.Duration
+	// PayloadKeys are the AES-256 keys of Temporal payloads, "id:base64key,...", newest first
+	// (payloadcodec.ParseKeys): every payload is encrypted with the newest, read with any.
+	PayloadKeys string
+
+	Codec CodecServer
 
 	HTTP     HTTP
 	Temporal Temporal
@@ -74,6 +81,16 @@ type Temporal struct {
 	TLSCert, TLSKey, TLSCA, TLSServerName string
 	// APIKey is a Temporal Cloud API key, sent as a bearer token (TLS is then on).
 	APIKey string
+}
+
+// CodecServer holds cmd/codec-server's settings: it decodes payloads for the Temporal Web UI.
+type CodecServer struct {
+	Addr string
+	// Token is the bearer token a caller must present (Authorization: Bearer, or the cookie its
+	// /login page sets).
+	Token string
+	// Origins are the Web UI origins allowed to call it from a browser (CORS).
+	Origins []string
 }
 
 // HubSpot holds what the HubSpot side needs.
@@ -156,6 +173,10 @@ var Vars = []Var{
 	{"TEMPORAL_TLS_CA", "", "PEM file of the CAs trusted for the Temporal server (default: the system's); setting it turns TLS on"},
 	{"TEMPORAL_TLS_SERVER_NAME", "", "server name checked in the Temporal server's certificate (default: the host of `TEMPORAL_ADDRESS`); setting it turns TLS on"},
 	{"TEMPORAL_API_KEY", "", "Temporal Cloud API key, sent as a bearer token; turns TLS on"},
+	{"PAYLOAD_KEYS", "", "AES-256 keys encrypting every Temporal payload (inputs, results, signals, failure messages), `id:base64key,id:base64key`, newest first: payloads are encrypted with the first and decrypted with the key their metadata names (rotation: put a new key first, keep the old ones while histories encrypted with them are kept). Required outside development; in development the published development key is used when unset"},
+	{"CODEC_SERVER_ADDR", "127.0.0.1:8089", "listen address of the codec server (cmd/codec-server) that decodes payloads for the Temporal Web UI"},
+	{"CODEC_SERVER_TOKEN", "", "bearer token the codec server requires on /encode and /decode (also accepted from the cookie its /login page sets); required by the codec server"},
+	{"CODEC_SERVER_ORIGINS", "http://localhost:8233", "Web UI origins (comma-separated) allowed to call the codec server from a browser (CORS)"},
 	{"API_ADDR", ":8080", "listen address of the API"},
 	{"HTTP_READ_HEADER_TIMEOUT", "5s", "how long the API waits for a request's headers"},
 	{"HTTP_READ_TIMEOUT", "15s", "how long the API waits for a whole request, body included"},
@@ -247,6 +268,8 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		PublicBaseURL:     strings.TrimRight(get("PUBLIC_BASE_URL"), "/"),
 		ShutdownTimeout:   shutdown,
 		PhoneHashKey:      get("PHONE_HASH_KEY"),
+		PayloadKeys:       get("PAYLOAD_KEYS"),
+		Codec:             CodecServer{Addr: get("CODEC_SERVER_ADDR"), Token: get("CODEC_SERVER_TOKEN")},
 		Temporal: Temporal{
 			TLSCert: get("TEMPORAL_TLS_CERT"), TLSKey: get("TEMPORAL_TLS_KEY"), TLSCA: get("TEMPORAL_TLS_CA"),
 			TLSServerName: get("TEMPORAL_TLS_SERVER_NAME"), APIKey: get("TEMPORAL_API_KEY"),
@@ -291,6 +314,23 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	case Production, Development:
 	default:
 		errs = append(errs, fmt.Errorf("SMSFLOW_ENV: %q is not one of %s, %s", c.Env, Production, Development))
+	}
+	if c.PayloadKeys == "" && c.Env == Development {
+		c.PayloadKeys = DevPayloadKeys
+	}
+	if c.PayloadKeys != "" {
+		if _, err := payloadcodec.ParseKeys(c.PayloadKeys); err != nil {
+			errs = append(errs, fmt.Errorf("PAYLOAD_KEYS: %w", err))
+		}
+	}
+	for _, o := range strings.Split(get("CODEC_SERVER_ORIGINS"), ",") {
+		if o = strings.TrimRight(strings.TrimSpace(o), "/"); o == "" {
+			continue
+		}
+		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" || u.Path != "" {
+			errs = append(errs, fmt.Errorf("CODEC_SERVER_ORIGINS: %q is not an origin (scheme://host[:port])", o))
+		}
+		c.Codec.Origins = append(c.Codec.Origins, o)
 	}
 	if (c.Temporal.TLSCert == "") != (c.Temporal.TLSKey == "") {
 		errs = append(errs, errors.New("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY: set both or neither"))

@@ -21,12 +21,20 @@ var DevSecrets = []string{
 	"smsflow-dev-phone-hash-key",
 	"smsflow-dev-developer-key",
 	"dev-webhook-secret",
+	DevPayloadKeys, "c21zZmxvdy1kZXYtcGF5bG9hZHMtbm90LXNlY3JldCE=", // PAYLOAD_KEYS and its key
+	"smsflow-dev-codec-token", // CODEC_SERVER_TOKEN
 	// the in-process stack of the end-to-end tests (internal/harness)
 	"harness-client-secret",
 	"harness-webhook-secret",
 	"harness-phone-key",
 	"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", // TOKEN_ENCRYPTION_KEY
+	// the tests' payload key (payloadcodec/codectest.Keys) and its key
+	"test:c21zZmxvdy10ZXN0LXBheWxvYWRzLW5vdC1zZWNyZXQ=", "c21zZmxvdy10ZXN0LXBheWxvYWRzLW5vdC1zZWNyZXQ=",
 }
+
+// DevPayloadKeys is the published PAYLOAD_KEYS of development (make run, docker compose), also
+// what FromLookup takes in development when PAYLOAD_KEYS is unset.
+const DevPayloadKeys = "dev:c21zZmxvdy1kZXYtcGF5bG9hZHMtbm90LXNlY3JldCE="
 
 // minSecretLen is the shortest secret of our own (HMAC keys we choose) accepted outside development.
 const minSecretLen = 16
@@ -51,6 +59,12 @@ func (c Config) secrets() []secret {
 		{name: "VONAGE_API_SECRET", value: c.Carrier.VonageAPISecret, required: c.UsesCarrier("vonage")},
 		{name: "VONAGE_SIGNATURE_SECRET", value: c.Carrier.VonageSignatureSecret, required: c.UsesCarrier("vonage")},
 		{name: "TEMPORAL_API_KEY", value: c.Temporal.APIKey},
+		{name: "PAYLOAD_KEYS", value: c.PayloadKeys, required: true},
+		{name: "CODEC_SERVER_TOKEN", value: c.Codec.Token, own: true},
+	}
+	// Each payload key is a secret of its own.
+	for _, e := range tokenKeyEntries(c.PayloadKeys) {
+		out = append(out, secret{name: "PAYLOAD_KEYS", value: e[1]})
 	}
 	// Each key of the keyring is a secret of its own.
 	for _, e := range tokenKeyEntries(c.HubSpot.TokenKeys) {
@@ -68,8 +82,46 @@ func (c Config) CheckSecrets() error {
 	if c.Env == Development {
 		return nil
 	}
+	errs := c.checkSecrets(c.secrets())
+	if u, err := url.Parse(c.PublicBaseURL); err != nil || u.Scheme != "https" {
+		errs = append(errs, fmt.Errorf("PUBLIC_BASE_URL: must be https outside development (SMSFLOW_ENV=%s)", c.Env))
+	}
+	return refusal(c.Env, errs)
+}
+
+// CheckCodecServer is CheckSecrets for cmd/codec-server, which needs only the payload keys and
+// its token. The token is required in every environment: a decoding endpoint without one would
+// hand anyone the plain payloads.
+func (c Config) CheckCodecServer() error {
 	var errs []error
-	for _, s := range c.secrets() {
+	if c.Codec.Token == "" {
+		errs = append(errs, errors.New("CODEC_SERVER_TOKEN: must be set"))
+	}
+	// PAYLOAD_KEYS is required outside development (checkSecrets); development has a default.
+	if c.Env != Development {
+		var own []secret
+		for _, s := range c.secrets() {
+			if s.name == "PAYLOAD_KEYS" || s.name == "CODEC_SERVER_TOKEN" {
+				own = append(own, s)
+			}
+		}
+		errs = append(errs, c.checkSecrets(own)...)
+	}
+	return refusal(c.Env, errs)
+}
+
+func refusal(env string, errs []error) error {
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("config: refusing to start: %w (set SMSFLOW_ENV=%s only on a development machine)", err, Development)
+	}
+	return nil
+}
+
+// checkSecrets finds, among list, the missing required secrets, the development values and the
+// short keys of our own.
+func (c Config) checkSecrets(list []secret) []error {
+	var errs []error
+	for _, s := range list {
 		switch {
 		case s.value == "" && s.required:
 			errs = append(errs, fmt.Errorf("%s: must be set (SMSFLOW_ENV=%s)", s.name, c.Env))
@@ -80,13 +132,7 @@ func (c Config) CheckSecrets() error {
 			errs = append(errs, fmt.Errorf("%s: shorter than %d characters", s.name, minSecretLen))
 		}
 	}
-	if u, err := url.Parse(c.PublicBaseURL); err != nil || u.Scheme != "https" {
-		errs = append(errs, fmt.Errorf("PUBLIC_BASE_URL: must be https outside development (SMSFLOW_ENV=%s)", c.Env))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("config: refusing to start: %w (set SMSFLOW_ENV=%s only on a development machine)", err, Development)
-	}
-	return nil
+	return errs
 }
 
 // IsDevSecret reports whether v is one of DevSecrets, also when written in another encoding

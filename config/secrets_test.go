@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"smsflow/payloadcodec/codectest"
 )
 
 // production is a configuration a real deployment could start with.
@@ -18,6 +20,7 @@ func production() map[string]string {
 		"HUBSPOT_CLIENT_SECRET":  "6a1f3d0e-7c1b-4b4a-9a55-0d2b7f3e9c11",
 		"CARRIER_PRIMARY":        "sim",
 		"CARRIER_WEBHOOK_SECRET": "Zr8wP3kQ7mN2vB6xT1yU5iO9",
+		"PAYLOAD_KEYS":           "2026-11:nZ3vX8kq0Lr5tW2yB7mC4pF9sH1jK6dG0aE3uI8oQ5c=",
 	}
 }
 
@@ -71,8 +74,12 @@ func TestCheckSecretsCases(t *testing.T) {
 		drop []string
 		want []string // variables the error names
 	}{
-		{"missing required", nil, []string{"PHONE_HASH_KEY", "TOKEN_ENCRYPTION_KEY", "HUBSPOT_CLIENT_SECRET", "CARRIER_WEBHOOK_SECRET"},
-			[]string{"PHONE_HASH_KEY", "TOKEN_ENCRYPTION_KEY", "HUBSPOT_CLIENT_SECRET", "CARRIER_WEBHOOK_SECRET"}},
+		{"missing required", nil, []string{"PHONE_HASH_KEY", "TOKEN_ENCRYPTION_KEY", "HUBSPOT_CLIENT_SECRET", "CARRIER_WEBHOOK_SECRET", "PAYLOAD_KEYS"},
+			[]string{"PHONE_HASH_KEY", "TOKEN_ENCRYPTION_KEY", "HUBSPOT_CLIENT_SECRET", "CARRIER_WEBHOOK_SECRET", "PAYLOAD_KEYS"}},
+		{"dev payload keys", map[string]string{"PAYLOAD_KEYS": DevPayloadKeys}, nil, []string{"PAYLOAD_KEYS"}},
+		{"test payload key kept for rotation", map[string]string{"PAYLOAD_KEYS": "new:nZ3vX8kq0Lr5tW2yB7mC4pF9sH1jK6dG0aE3uI8oQ5c=,old:" +
+			strings.TrimPrefix(codectest.Keys, "test:")}, nil, []string{"PAYLOAD_KEYS"}},
+		{"dev codec token", map[string]string{"CODEC_SERVER_TOKEN": "smsflow-dev-codec-token"}, nil, []string{"CODEC_SERVER_TOKEN"}},
 		{"dev token key in hex", map[string]string{"TOKEN_ENCRYPTION_KEY": devKeyHex}, nil, []string{"TOKEN_ENCRYPTION_KEY"}},
 		{"harness secret", map[string]string{"HUBSPOT_CLIENT_SECRET": "harness-client-secret"}, nil, []string{"HUBSPOT_CLIENT_SECRET"}},
 		{"short own key", map[string]string{"PHONE_HASH_KEY": "short"}, nil, []string{"PHONE_HASH_KEY"}},
@@ -193,5 +200,67 @@ func TestDevSecretsCoverTheDevelopmentStacks(t *testing.T) {
 		if found < 4 {
 			t.Errorf("%s: found %d secrets, want the development stack's (did its format change?)", stack, found)
 		}
+	}
+}
+
+// PAYLOAD_KEYS: required outside development; in development the published key stands in; a
+// malformed value is refused where it is read.
+func TestPayloadKeys(t *testing.T) {
+	c, err := FromLookup(lookup(map[string]string{"SMSFLOW_ENV": Development}))
+	if err != nil || c.PayloadKeys != DevPayloadKeys {
+		t.Fatalf("development without PAYLOAD_KEYS: %q %v", c.PayloadKeys, err)
+	}
+	c, err = FromLookup(lookup(map[string]string{}))
+	if err != nil || c.PayloadKeys != "" {
+		t.Fatalf("production without PAYLOAD_KEYS: %q %v", c.PayloadKeys, err)
+	}
+	for _, bad := range []string{"nokey", "a:notbase64!", "a:c2hvcnQ=", "a:" + strings.TrimPrefix(DevPayloadKeys, "dev:") + ",a:" + strings.TrimPrefix(DevPayloadKeys, "dev:")} {
+		_, err := FromLookup(lookup(map[string]string{"PAYLOAD_KEYS": bad}))
+		if err == nil || !strings.Contains(err.Error(), "PAYLOAD_KEYS") {
+			t.Errorf("PAYLOAD_KEYS=%q: %v", bad, err)
+		}
+		if err != nil && strings.Contains(err.Error(), strings.TrimPrefix(DevPayloadKeys, "dev:")) {
+			t.Errorf("the error quotes the key: %v", err)
+		}
+	}
+	if !IsDevSecret(codectest.Keys) {
+		t.Error("the tests' payload key is not in DevSecrets")
+	}
+}
+
+// The codec server needs its token everywhere and refuses published values outside development.
+func TestCheckCodecServer(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want []string // variables the error names; none: accepted
+	}{
+		{map[string]string{"SMSFLOW_ENV": Development, "CODEC_SERVER_TOKEN": "smsflow-dev-codec-token"}, nil},
+		{map[string]string{"SMSFLOW_ENV": Development}, []string{"CODEC_SERVER_TOKEN"}},
+		{map[string]string{"CODEC_SERVER_TOKEN": "smsflow-dev-codec-token", "PAYLOAD_KEYS": DevPayloadKeys}, []string{"CODEC_SERVER_TOKEN", "PAYLOAD_KEYS"}},
+		{map[string]string{"CODEC_SERVER_TOKEN": "Hq2LmV9xT4kR7bN1"}, []string{"PAYLOAD_KEYS"}},
+		{map[string]string{"CODEC_SERVER_TOKEN": "short", "PAYLOAD_KEYS": production()["PAYLOAD_KEYS"]}, []string{"CODEC_SERVER_TOKEN"}},
+		{map[string]string{"CODEC_SERVER_TOKEN": "Hq2LmV9xT4kR7bN1", "PAYLOAD_KEYS": production()["PAYLOAD_KEYS"]}, nil},
+	} {
+		c, err := FromLookup(lookup(tc.env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = c.CheckCodecServer()
+		if (err == nil) != (len(tc.want) == 0) {
+			t.Errorf("%v: %v", tc.env, err)
+			continue
+		}
+		for _, name := range tc.want {
+			if !strings.Contains(err.Error(), name) {
+				t.Errorf("%v: error %q does not name %s", tc.env, err, name)
+			}
+		}
+	}
+	c, _ := FromLookup(lookup(map[string]string{"CODEC_SERVER_ORIGINS": "http://localhost:8233/, https://temporal.example.com"}))
+	if strings.Join(c.Codec.Origins, " ") != "http://localhost:8233 https://temporal.example.com" {
+		t.Errorf("origins = %q", c.Codec.Origins)
+	}
+	if _, err := FromLookup(lookup(map[string]string{"CODEC_SERVER_ORIGINS": "localhost:8233/ui"})); err == nil {
+		t.Error("an origin with a path accepted")
 	}
 }

@@ -8,13 +8,23 @@ import (
 	"os"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+
+	"smsflow/payloadcodec"
 )
 
 // TemporalClientOptions returns the options that connect to Temporal as configured: address,
-// namespace, TLS (mutual when a client certificate is given) and the Cloud API key. The caller
-// adds its logger. TLS is on when any TEMPORAL_TLS_* variable or the API key is set.
+// namespace, TLS (mutual when a client certificate is given), the Cloud API key, and the data
+// and failure converters that encrypt every payload and failure message with PAYLOAD_KEYS
+// (payloadcodec). The caller adds its logger. TLS is on when any TEMPORAL_TLS_* variable or the
+// API key is set. Without payload keys there is no client: nothing goes to Temporal in clear.
 func (c Config) TemporalClientOptions() (client.Options, error) {
-	o := client.Options{HostPort: c.TemporalAddress, Namespace: c.TemporalNamespace}
+	dc, err := c.PayloadDataConverter()
+	if err != nil {
+		return client.Options{}, err
+	}
+	o := client.Options{HostPort: c.TemporalAddress, Namespace: c.TemporalNamespace,
+		DataConverter: dc, FailureConverter: payloadcodec.FailureConverter(dc)}
 	t := c.Temporal
 	if t.APIKey != "" {
 		o.Credentials = client.NewAPIKeyStaticCredentials(t.APIKey)
@@ -50,4 +60,17 @@ func (c Config) TemporalClientOptions() (client.Options, error) {
 	}
 	o.ConnectionOptions.TLS = cfg
 	return o, nil
+}
+
+// PayloadDataConverter is the data converter encrypting payloads with PAYLOAD_KEYS: the one of
+// TemporalClientOptions, for the code that encodes payloads itself (signalbox.ClientSignaller).
+func (c Config) PayloadDataConverter() (converter.DataConverter, error) {
+	if c.PayloadKeys == "" {
+		return nil, errors.New("config: PAYLOAD_KEYS: must be set: Temporal payloads are always encrypted")
+	}
+	codec, err := payloadcodec.FromString(c.PayloadKeys)
+	if err != nil {
+		return nil, fmt.Errorf("config: PAYLOAD_KEYS: %w", err)
+	}
+	return payloadcodec.DataConverter(codec), nil
 }

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -16,14 +17,19 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"smsflow/payloadcodec"
 )
 
+// testPayloadKeys are payload keys of these tests.
+const testPayloadKeys = "t1:" + "q0bWl6mV1xq5fO2J8u3WmZ4yq1T0n9c8b7a6Z5Y4X3w="
+
 func TestTemporalClientOptionsPlain(t *testing.T) {
-	o, err := Config{TemporalAddress: "t:7233", TemporalNamespace: "ns"}.TemporalClientOptions()
+	o, err := Config{TemporalAddress: "t:7233", TemporalNamespace: "ns", PayloadKeys: testPayloadKeys}.TemporalClientOptions()
 	if err != nil || o.HostPort != "t:7233" || o.Namespace != "ns" || o.ConnectionOptions.TLS != nil || o.Credentials != nil {
 		t.Fatalf("options = %+v %v", o, err)
 	}
-	o, err = Config{Temporal: Temporal{APIKey: "k"}}.TemporalClientOptions()
+	o, err = Config{Temporal: Temporal{APIKey: "k"}, PayloadKeys: testPayloadKeys}.TemporalClientOptions()
 	if err != nil || o.Credentials == nil || o.ConnectionOptions.TLS == nil {
 		t.Fatalf("with an API key: credentials %v, TLS %v, %v", o.Credentials, o.ConnectionOptions.TLS, err)
 	}
@@ -69,7 +75,7 @@ func TestTemporalClientOptionsMutualTLS(t *testing.T) {
 	defer srv.Close()
 	ca := writePEM(t, dir, "ca.pem", "CERTIFICATE", srv.Certificate().Raw)
 
-	env := map[string]string{"TEMPORAL_ADDRESS": strings.TrimPrefix(srv.URL, "https://"), "TEMPORAL_TLS_CERT": clientCert,
+	env := map[string]string{"PAYLOAD_KEYS": testPayloadKeys, "TEMPORAL_ADDRESS": strings.TrimPrefix(srv.URL, "https://"), "TEMPORAL_TLS_CERT": clientCert,
 		"TEMPORAL_TLS_KEY": clientKey, "TEMPORAL_TLS_CA": ca, "TEMPORAL_TLS_SERVER_NAME": "example.com"}
 	c, err := FromLookup(lookup(env))
 	if err != nil {
@@ -109,7 +115,7 @@ func TestTemporalClientOptionsMutualTLS(t *testing.T) {
 		"TEMPORAL_TLS_CA":   {"TEMPORAL_TLS_CA": filepath.Join(dir, "client.key")},
 		"TEMPORAL_TLS_CERT": {"TEMPORAL_TLS_CERT": filepath.Join(dir, "missing.pem")},
 	} {
-		e := map[string]string{"TEMPORAL_TLS_CERT": clientCert, "TEMPORAL_TLS_KEY": clientKey}
+		e := map[string]string{"PAYLOAD_KEYS": testPayloadKeys, "TEMPORAL_TLS_CERT": clientCert, "TEMPORAL_TLS_KEY": clientKey}
 		for k, v := range broken {
 			e[k] = v
 		}
@@ -117,5 +123,32 @@ func TestTemporalClientOptionsMutualTLS(t *testing.T) {
 		if _, err := c.TemporalClientOptions(); err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("broken %s: error %v", name, err)
 		}
+	}
+}
+
+// Every client the options make encrypts its payloads and failure messages with PAYLOAD_KEYS;
+// without keys there are no options at all.
+func TestTemporalClientOptionsEncryptPayloads(t *testing.T) {
+	o, err := Config{PayloadKeys: testPayloadKeys}.TemporalClientOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := o.DataConverter.ToPayload("+33612345600")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(p.Metadata["encoding"]) != payloadcodec.Encoding || string(p.Metadata[payloadcodec.MetadataKeyID]) != "t1" ||
+		strings.Contains(string(p.Data), "612345600") {
+		t.Fatalf("payload not encrypted with key t1: %v", p)
+	}
+	f := o.FailureConverter.ErrorToFailure(errors.New("send to +33612345600 failed"))
+	if strings.Contains(f.GetMessage(), "612345600") || f.GetEncodedAttributes() == nil {
+		t.Fatalf("failure message in clear: %q", f.GetMessage())
+	}
+	if _, err := (Config{}).TemporalClientOptions(); err == nil || !strings.Contains(err.Error(), "PAYLOAD_KEYS") {
+		t.Fatalf("options without payload keys: %v", err)
+	}
+	if _, err := (Config{PayloadKeys: "t1:c2hvcnQ="}).TemporalClientOptions(); err == nil {
+		t.Fatal("options with a 5-byte key")
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"smsflow/internal/harness"
 	"smsflow/internal/testenv"
 	"smsflow/outcome"
+	"smsflow/payloadcodec/codectest"
 	"smsflow/signalbox"
 	"smsflow/workflows"
 )
@@ -174,7 +175,7 @@ func TestFaultTemporalDownDuringReports(t *testing.T) {
 	_, port, _ := net.SplitHostPort(temporal.Address)
 	topts.Port, _ = strconv.Atoi(port)
 	defer func() { _ = temporal.Stop() }()
-	tc, err := client.Dial(client.Options{HostPort: temporal.Address, Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	tc, err := client.Dial(codectest.ClientOptions(client.Options{HostPort: temporal.Address, Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))}))
 	if err != nil {
 		t.Fatal(err)
 	}

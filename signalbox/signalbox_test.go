@@ -11,10 +11,10 @@ import (
 	"github.com/google/uuid"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 
 	"smsflow/internal/testenv"
 	"smsflow/outcome"
+	"smsflow/payloadcodec/codectest"
 	"smsflow/signalbox"
 	"smsflow/store"
 	"smsflow/workflows"
@@ -80,7 +80,7 @@ func (e *env) reports(messageID string) []workflows.CarrierReport {
 		}
 		if a := ev.GetWorkflowExecutionSignaledEventAttributes(); a != nil && a.GetSignalName() == workflows.SignalCarrierReport {
 			var r workflows.CarrierReport
-			if err := converter.GetDefaultDataConverter().FromPayloads(a.GetInput(), &r); err != nil {
+			if err := codectest.DataConverter().FromPayloads(a.GetInput(), &r); err != nil {
 				e.t.Fatal(err)
 			}
 			out = append(out, r)
@@ -119,7 +119,7 @@ func TestSweepersDeliverEachSignalOnce(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	for range 3 {
-		box := signalbox.New(e.db, signalbox.ClientSignaller{Client: e.tc}, quiet, signalbox.Options{Batch: 7, Parallel: 3})
+		box := signalbox.New(e.db, signalbox.ClientSignaller{Client: e.tc, DataConverter: codectest.DataConverter()}, quiet, signalbox.Options{Batch: 7, Parallel: 3})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -186,11 +186,11 @@ func TestSweepRetriesThenDelivers(t *testing.T) {
 	if attempts != 1 || dueIn <= 0 || dueIn > 1.5 {
 		t.Fatalf("after the failure: attempts %d, due in %.2fs; want 1 failed try, due within a backoff of 1 s", attempts, dueIn)
 	}
-	if n, _ := signalbox.New(e.db, signalbox.ClientSignaller{Client: e.tc}, quiet, signalbox.Options{}).Sweep(ctx); n != 0 {
+	if n, _ := signalbox.New(e.db, signalbox.ClientSignaller{Client: e.tc, DataConverter: codectest.DataConverter()}, quiet, signalbox.Options{}).Sweep(ctx); n != 0 {
 		t.Fatalf("a sweep before the backoff took %d signals", n)
 	}
 	time.Sleep(1200 * time.Millisecond)
-	if _, err := signalbox.New(e.db, signalbox.ClientSignaller{Client: e.tc}, quiet, signalbox.Options{}).Sweep(ctx); err != nil {
+	if _, err := signalbox.New(e.db, signalbox.ClientSignaller{Client: e.tc, DataConverter: codectest.DataConverter()}, quiet, signalbox.Options{}).Sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if got := e.reports(live); len(got) != 1 || got[0].EventID != "SMlive" {
@@ -210,7 +210,7 @@ func TestRunDeliversWhatArrives(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		_ = signalbox.New(e.db, signalbox.ClientSignaller{Client: e.tc}, quiet, signalbox.Options{PollInterval: 100 * time.Millisecond}).Run(ctx)
+		_ = signalbox.New(e.db, signalbox.ClientSignaller{Client: e.tc, DataConverter: codectest.DataConverter()}, quiet, signalbox.Options{PollInterval: 100 * time.Millisecond}).Run(ctx)
 		close(done)
 	}()
 	m := e.workflow()
@@ -233,7 +233,7 @@ func TestRepeatedSignalAppliedOnce(t *testing.T) {
 	ctx := context.Background()
 	m := e.workflow()
 	seq := e.owe(m, "SMrepeat")
-	box := signalbox.New(e.db, signalbox.ClientSignaller{Client: e.tc}, quiet, signalbox.Options{})
+	box := signalbox.New(e.db, signalbox.ClientSignaller{Client: e.tc, DataConverter: codectest.DataConverter()}, quiet, signalbox.Options{})
 	for range 3 {
 		if n, err := box.Sweep(ctx); n != 1 || err != nil {
 			t.Fatalf("sweep = %d %v", n, err)

@@ -7,6 +7,9 @@ import (
 	"testing"
 
 	"go.temporal.io/sdk/worker"
+
+	"smsflow/payloadcodec"
+	"smsflow/payloadcodec/codectest"
 )
 
 // Every lifecycle path of the current version, recorded from a real run on the dev server by the
@@ -21,6 +24,20 @@ var recordedPaths = []string{
 	"stop_before_delivery", "window_closed_during_retries", "outbox_delivered_report", "failure_cleanup",
 	"wait_hours_expiry", "delivery_timeout", "uncertain_send", "unsubscribe_link", "start_reply",
 	"quota_defer", "disconnected_portal",
+}
+
+// newReplayer decodes as the recording harness encoded: with the tests' payload key
+// (codectest.Keys, a TEST key kept in the repository). The runs of the first version were
+// recorded before payloads were encrypted; the codec passes their payloads through.
+func newReplayer(t *testing.T) worker.WorkflowReplayer {
+	t.Helper()
+	dc := codectest.DataConverter()
+	r, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{
+		DataConverter: dc, FailureConverter: payloadcodec.FailureConverter(dc)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 // earlierVersions are the folders of recorded runs of earlier versions.
@@ -50,7 +67,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 	}
 	for _, f := range files {
 		t.Run(strings.TrimPrefix(f, dir+"/"), func(t *testing.T) {
-			replayer := worker.NewWorkflowReplayer()
+			replayer := newReplayer(t)
 			replayer.RegisterWorkflowWithOptions(SendSMS, workflowOptions())
 			if err := replayer.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
 				t.Fatalf("replay %s: %v", f, err)
@@ -66,7 +83,7 @@ func TestReplayDetectsAChangedSequence(t *testing.T) {
 	if _, err := os.Stat(f); err != nil {
 		t.Fatalf("recorded history missing: %v", err)
 	}
-	replayer := worker.NewWorkflowReplayer()
+	replayer := newReplayer(t)
 	replayer.RegisterWorkflowWithOptions(changedSendSMS, workflowOptions())
 	if err := replayer.ReplayWorkflowHistoryFromJSONFile(nil, f); err == nil {
 		t.Fatal("a workflow with another command sequence replayed the recorded history without error")

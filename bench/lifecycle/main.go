@@ -26,6 +26,7 @@ import (
 
 	"smsflow/internal/harness"
 	"smsflow/outcome"
+	"smsflow/payloadcodec/codectest"
 	"smsflow/workflows"
 )
 
@@ -36,7 +37,8 @@ func main() {
 	if os.Getenv("TEMPORAL_ADDRESS") == "" || os.Getenv("DATABASE_URL") == "" {
 		log.Fatal("TEMPORAL_ADDRESS and DATABASE_URL must be set: run through `bin/devstack exec -- go run ./bench/lifecycle`")
 	}
-	tc, err := client.Dial(client.Options{HostPort: os.Getenv("TEMPORAL_ADDRESS"), Logger: quiet{}})
+	// The harness's payload key: the stack's worker decodes what this client sends.
+	tc, err := client.Dial(codectest.ClientOptions(client.Options{HostPort: os.Getenv("TEMPORAL_ADDRESS"), Logger: quiet{}}))
 	if err != nil {
 		log.Fatal(err)
 	}

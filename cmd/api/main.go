@@ -62,7 +62,9 @@ func run(logger *slog.Logger) error {
 		Log:      logger,
 		Config:   cfg,
 		Temporal: tc,
-		Store:    db,
+		// The converter of tc, for the signals the API sends itself (signalbox).
+		DataConverter: topts.DataConverter,
+		Store:         db,
 		Ready: map[string]api.Check{
 			"postgres":   db.Ping,
 			"migrations": db.CheckMigrated,

@@ -74,7 +74,7 @@ func run(logger *slog.Logger) error {
 		return err
 	}
 	// Inbound events the API stored but could not signal reach their workflows from here.
-	sweeper := signalbox.New(db, signalbox.ClientSignaller{Client: tc, Namespace: cfg.TemporalNamespace}, logger, signalbox.Options{})
+	sweeper := signalbox.New(db, signalbox.ClientSignaller{Client: tc, Namespace: cfg.TemporalNamespace, DataConverter: topts.DataConverter}, logger, signalbox.Options{})
 	go func() { _ = sweeper.Run(ctx) }()
 	logger.Info("worker started", "task_queue", cfg.TemporalTaskQueue, "namespace", cfg.TemporalNamespace,
 		"database_max_conns", db.Pool.Config().MaxConns)

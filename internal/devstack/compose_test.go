@@ -26,3 +26,18 @@ func TestComposeRegistersEverySearchAttribute(t *testing.T) {
 		t.Errorf("docker-compose.yml creates %d search attributes, the workflows use %d", got, len(want))
 	}
 }
+
+// docker compose runs the codec server and points the Web UI at it, as `make run` does.
+func TestComposeDecodesPayloadsInTheWebUI(t *testing.T) {
+	raw, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	compose := string(raw)
+	for _, want := range []string{`command: ["codec-server"]`, "TEMPORAL_CODEC_ENDPOINT: http://localhost:8089",
+		`TEMPORAL_CODEC_INCLUDE_CREDENTIALS: "true"`, `"8089:8089"`, "PAYLOAD_KEYS: ", "CODEC_SERVER_TOKEN: "} {
+		if !strings.Contains(compose, want) {
+			t.Errorf("docker-compose.yml lacks %s", want)
+		}
+	}
+}

@@ -88,6 +88,7 @@ const (
 	RunAPIPort       = 8080
 	RunCarrierPort   = 8090
 	RunFakeHubSpot   = 8091
+	RunCodecPort     = 8089
 	runStateDir      = ".devstack"
 	runShutdownLimit = 20 * time.Second
 )
@@ -126,8 +127,10 @@ func run(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	defer tlog.Close()
+	// The Web UI decodes payloads through the codec server (started below with the services).
+	codecURL := fmt.Sprintf("http://localhost:%d", RunCodecPort)
 	t, err := StartTemporal(ctx, TemporalOptions{Port: RunTemporalPort, UIPort: RunUIPort, DBFile: filepath.Join(state, "temporal.db"),
-		SearchAttributes: workflows.SearchAttributes(), Log: tlog})
+		SearchAttributes: workflows.SearchAttributes(), Log: tlog, UICodecEndpoint: codecURL})
 	if err != nil {
 		return fmt.Errorf("%w (log: %s)", err, tlog.Name())
 	}
@@ -153,6 +156,8 @@ func run(ctx context.Context, out io.Writer) error {
 		{"HUBSPOT_APP_ID", "1"},
 		{"HUBSPOT_DEVELOPER_API_KEY", "smsflow-dev-developer-key"},
 		{"CARRIER_WEBHOOK_SECRET", "dev-webhook-secret"},
+		{"PAYLOAD_KEYS", "dev:c21zZmxvdy1kZXYtcGF5bG9hZHMtbm90LXNlY3JldCE="},
+		{"CODEC_SERVER_TOKEN", "smsflow-dev-codec-token"},
 	} {
 		if os.Getenv(kv[0]) == "" {
 			common = append(common, kv[0]+"="+kv[1])
@@ -162,6 +167,9 @@ func run(ctx context.Context, out io.Writer) error {
 		{name: "api", bin: "bin/api", listens: apiURL},
 		{name: "worker", bin: "bin/worker", listens: "task queue smsflow on " + t.Address},
 		{name: "carriersim", bin: "bin/carriersim", listens: fmt.Sprintf("http://127.0.0.1:%d (/sim/stats)", RunCarrierPort), env: []string{fmt.Sprintf("CARRIERSIM_ADDR=127.0.0.1:%d", RunCarrierPort)}},
+		{name: "codec-server", bin: "bin/codec-server", listens: codecURL + " (decodes payloads for the Web UI; log in at /login with CODEC_SERVER_TOKEN)",
+			env: []string{fmt.Sprintf("CODEC_SERVER_ADDR=127.0.0.1:%d", RunCodecPort),
+				fmt.Sprintf("CODEC_SERVER_ORIGINS=http://localhost:%d,http://127.0.0.1:%d", RunUIPort, RunUIPort)}},
 		{name: "fakehubspot", bin: "bin/fakehubspot", listens: fmt.Sprintf("http://127.0.0.1:%d (fake HubSpot API and OAuth)", RunFakeHubSpot), env: []string{fmt.Sprintf("FAKEHUBSPOT_ADDR=127.0.0.1:%d", RunFakeHubSpot)}},
 	}
 	died := make(chan string, len(services))

@@ -55,9 +55,11 @@ func FindTemporalCLI() (string, error) {
 
 // TemporalOptions configures the dev server.
 type TemporalOptions struct {
-	Port             int    // gRPC frontend; 0 picks a free port
-	UIPort           int    // Web UI; 0 with Headless false means Port+1000
-	Headless         bool   // no Web UI (tests)
+	Port     int  // gRPC frontend; 0 picks a free port
+	UIPort   int  // Web UI; 0 with Headless false means Port+1000
+	Headless bool // no Web UI (tests)
+	// UICodecEndpoint is the codec server the Web UI decodes payloads with (--ui-codec-endpoint).
+	UICodecEndpoint  string
 	DBFile           string // SQLite file to keep state across restarts; empty = in memory
 	Namespace        string
 	SearchAttributes map[string]string // name → type (Keyword, Datetime, …)
@@ -97,6 +99,9 @@ func StartTemporal(ctx context.Context, opts TemporalOptions) (*Temporal, error)
 			opts.UIPort = opts.Port + 1000
 		}
 		args = append(args, "--ui-port", strconv.Itoa(opts.UIPort))
+		if opts.UICodecEndpoint != "" {
+			args = append(args, "--ui-codec-endpoint", opts.UICodecEndpoint)
+		}
 		t.UIURL = fmt.Sprintf("http://localhost:%d", opts.UIPort)
 	}
 	if opts.DBFile != "" {

@@ -26,6 +26,7 @@ import (
 	"smsflow/hubspot"
 	"smsflow/hubspot/hubspottest"
 	"smsflow/hubspotsync"
+	"smsflow/payloadcodec/codectest"
 	"smsflow/signalbox"
 	"smsflow/store"
 	"smsflow/workflows"
@@ -81,6 +82,11 @@ type Stack struct {
 	closers []func()
 }
 
+// PayloadKeys are the stack's PAYLOAD_KEYS: the tests' key, which the recorded histories of
+// workflows/testdata/histories are encrypted with. The client given to Start must encode with
+// them (testenv.Temporal and codectest.ClientOptions do).
+const PayloadKeys = codectest.Keys
+
 // Start brings a stack up; Close takes it down.
 func Start(ctx context.Context, tc client.Client, o Options) (s *Stack, err error) {
 	s = &Stack{}
@@ -125,8 +131,8 @@ func Start(ctx context.Context, tc client.Client, o Options) (s *Stack, err erro
 		"DATABASE_URL": o.DatabaseURL, "TEMPORAL_ADDRESS": o.TemporalAddress, "TEMPORAL_TASK_QUEUE": o.TaskQueue,
 		"PUBLIC_BASE_URL": s.APIURL, "HUBSPOT_API_BASE_URL": s.HubSpot.URL, "HUBSPOT_CLIENT_ID": "harness-client-id",
 		"HUBSPOT_CLIENT_SECRET": ClientSecret, "TOKEN_ENCRYPTION_KEY": key, "PHONE_HASH_KEY": "harness-phone-key",
-		"HUBSPOT_TIMELINE_TEMPLATES": TimelineTemplates,
-		"CARRIER_PRIMARY":            "sim", "CARRIER_SIM_URL": simSrv.URL, "CARRIER_WEBHOOK_SECRET": WebhookSecret,
+		"HUBSPOT_TIMELINE_TEMPLATES": TimelineTemplates, "PAYLOAD_KEYS": PayloadKeys,
+		"CARRIER_PRIMARY": "sim", "CARRIER_SIM_URL": simSrv.URL, "CARRIER_WEBHOOK_SECRET": WebhookSecret,
 	}
 	if o.SimAsTwilio {
 		env["CARRIER_PRIMARY"], env["TWILIO_BASE_URL"] = "twilio", simSrv.URL
@@ -137,6 +143,11 @@ func Start(ctx context.Context, tc client.Client, o Options) (s *Stack, err erro
 	}
 	s.Env = env
 	if s.Config, err = config.FromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+		return nil, err
+	}
+	// The signals the stack encodes itself are encrypted as tc's payloads are.
+	dc, err := s.Config.PayloadDataConverter()
+	if err != nil {
 		return nil, err
 	}
 
@@ -184,7 +195,7 @@ func Start(ctx context.Context, tc client.Client, o Options) (s *Stack, err erro
 		// The worker's background loop: stored inbound events to their workflows.
 		sweepCtx, stopSweeper := context.WithCancel(context.WithoutCancel(ctx))
 		swept := make(chan struct{})
-		sweeper := signalbox.New(s.DB, signalbox.ClientSignaller{Client: tc, Namespace: s.Config.TemporalNamespace}, o.Log, o.Signals)
+		sweeper := signalbox.New(s.DB, signalbox.ClientSignaller{Client: tc, Namespace: s.Config.TemporalNamespace, DataConverter: dc}, o.Log, o.Signals)
 		go func() { _ = sweeper.Run(sweepCtx); close(swept) }()
 		s.closers = append(s.closers, func() { stopSweeper(); <-swept })
 		// And the HubSpot outbox's sender.
@@ -193,7 +204,7 @@ func Start(ctx context.Context, tc client.Client, o Options) (s *Stack, err erro
 		}
 	}
 
-	srv := &http.Server{Handler: api.NewRouter(api.Deps{Log: o.Log, Config: s.Config, Temporal: tc, Store: s.DB})}
+	srv := &http.Server{Handler: api.NewRouter(api.Deps{Log: o.Log, Config: s.Config, Temporal: tc, DataConverter: dc, Store: s.DB})}
 	go func() { _ = srv.Serve(ln) }()
 	s.closers = append(s.closers, func() { _ = srv.Close() })
 	return s, nil

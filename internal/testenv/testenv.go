@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/log"
 
 	"smsflow/internal/devstack"
+	"smsflow/payloadcodec/codectest"
 )
 
 // Require returns the variable's value, or fails (CI) / skips (elsewhere) when it is unset.
@@ -73,7 +74,9 @@ func Database(t testing.TB) string {
 	return u.String()
 }
 
-// Temporal dials the server of TEMPORAL_ADDRESS; the client is closed when the test ends.
+// Temporal dials the server of TEMPORAL_ADDRESS with the tests' payload key (codectest.Keys, the
+// harness's): it encrypts what it sends and decodes workflow results and queries. The client is
+// closed when the test ends.
 func Temporal(t testing.TB) client.Client {
 	t.Helper()
 	addr := Require(t, "TEMPORAL_ADDRESS")
@@ -81,7 +84,7 @@ func Temporal(t testing.TB) client.Client {
 	if ns == "" {
 		ns = "default"
 	}
-	c, err := client.Dial(client.Options{HostPort: addr, Namespace: ns, Logger: log.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	c, err := client.Dial(codectest.ClientOptions(client.Options{HostPort: addr, Namespace: ns, Logger: log.NewStructuredLogger(slog.New(slog.DiscardHandler))}))
 	if err != nil {
 		t.Fatalf("dial Temporal at %s: %v", addr, err)
 	}
