@@ -8,13 +8,16 @@ import (
 	"os"
 
 	"go.temporal.io/sdk/client"
+
+	"smsflow/metrics"
 )
 
 // TemporalClientOptions returns the options that connect to Temporal as configured: address,
 // namespace, TLS (mutual when a client certificate is given) and the Cloud API key. The caller
-// adds its logger. TLS is on when any TEMPORAL_TLS_* variable or the API key is set.
+// adds its logger. The SDK's metrics go to the process's Prometheus registry. TLS is on when any TEMPORAL_TLS_* variable or the API key is set.
 func (c Config) TemporalClientOptions() (client.Options, error) {
 	o := client.Options{HostPort: c.TemporalAddress, Namespace: c.TemporalNamespace}
+	o.MetricsHandler = metrics.Temporal
 	t := c.Temporal
 	if t.APIKey != "" {
 		o.Credentials = client.NewAPIKeyStaticCredentials(t.APIKey)

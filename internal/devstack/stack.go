@@ -88,6 +88,7 @@ const (
 	RunAPIPort       = 8080
 	RunCarrierPort   = 8090
 	RunFakeHubSpot   = 8091
+	RunWorkerMetrics = 9464
 	runStateDir      = ".devstack"
 	runShutdownLimit = 20 * time.Second
 )
@@ -159,8 +160,9 @@ func run(ctx context.Context, out io.Writer) error {
 		}
 	}
 	services := []*service{
-		{name: "api", bin: "bin/api", listens: apiURL},
-		{name: "worker", bin: "bin/worker", listens: "task queue smsflow on " + t.Address},
+		{name: "api", bin: "bin/api", listens: apiURL + " (metrics " + apiURL + "/metrics)"},
+		{name: "worker", bin: "bin/worker", listens: fmt.Sprintf("task queue smsflow on %s (metrics http://127.0.0.1:%d/metrics)", t.Address, RunWorkerMetrics),
+			env: []string{fmt.Sprintf("METRICS_ADDR=127.0.0.1:%d", RunWorkerMetrics)}},
 		{name: "carriersim", bin: "bin/carriersim", listens: fmt.Sprintf("http://127.0.0.1:%d (/sim/stats)", RunCarrierPort), env: []string{fmt.Sprintf("CARRIERSIM_ADDR=127.0.0.1:%d", RunCarrierPort)}},
 		{name: "fakehubspot", bin: "bin/fakehubspot", listens: fmt.Sprintf("http://127.0.0.1:%d (fake HubSpot API and OAuth)", RunFakeHubSpot), env: []string{fmt.Sprintf("FAKEHUBSPOT_ADDR=127.0.0.1:%d", RunFakeHubSpot)}},
 	}
