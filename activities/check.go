@@ -86,6 +86,7 @@ func (a *Activities) CheckBeforeDispatch(ctx context.Context, in DispatchCheckIn
 		what := fmt.Sprintf("quota of %d messages for %s %q in %s reached", q.Limit, q.Scope, q.Subject, q.Period)
 		if q.OnExceed == "defer" {
 			wake, why := a.quotaWake(q.Resets, in)
+			countHold(holdQuota, in.Country, wake)
 			return DispatchCheck{DeferUntil: &wake, DeferReason: what + "; deferred to the next period" + why}, nil
 		}
 		return DispatchCheck{ErrorCode: outcome.QuotaExceeded, ErrorMessage: what}, nil

@@ -83,7 +83,11 @@ func (a *Activities) Dispatch(ctx context.Context, in DispatchInput) (DispatchRe
 		}
 		return window(now)
 	}
-	return a.Carrier.Dispatch(ctx, in, gate)
+	res, err := a.Carrier.Dispatch(ctx, in, gate)
+	if err == nil && res.DeferUntil != nil {
+		countHold(holdDispatchWindow, in.Country, *res.DeferUntil)
+	}
+	return res, err
 }
 
 // windowGate holds a marketing message outside its country's window, on the compliance clock

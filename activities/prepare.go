@@ -89,7 +89,17 @@ func (a *Activities) Prepare(ctx context.Context, in PrepareInput) (Prepared, er
 			row.SendAt = &t
 		}
 	}
-	return out, a.recordStatus(ctx, row)
+	if err := a.recordStatus(ctx, row); err != nil {
+		return out, err
+	}
+	if r := out.Rendered; r.ErrorCode == "" && out.Recipient.ErrorCode == "" && r.SendAt.After(in.Render.Now) {
+		reason := holdScheduled
+		if r.Held {
+			reason = holdWindow
+		}
+		countHold(reason, row.Country, r.SendAt)
+	}
+	return out, nil
 }
 
 // linkHosts reads the portal's link_hosts setting: the hosts tracked links may lead to (a list,

@@ -101,8 +101,14 @@ func (a *Activities) Publish(ctx context.Context, in PublishInput) error {
 			if in.Event != nil {
 				messageID = in.Event.MessageID
 			}
-			return a.keepPermanent(ctx, messageID, "hubspot_complete:"+in.Complete.CallbackID, err)
+			if err := a.keepPermanent(ctx, messageID, "hubspot_complete:"+in.Complete.CallbackID, err); err != nil {
+				return err
+			}
 		}
+	}
+	// Counted once the step succeeded, so that a retried step counts once.
+	if in.Event != nil {
+		countStatus(*in.Event)
 	}
 	return nil
 }
@@ -143,7 +149,11 @@ func publication(in PublishInput) store.Publication {
 
 // recordStatus writes a status to the message log and its event, without HubSpot (idempotent).
 func (a *Activities) recordStatus(ctx context.Context, ev StatusEvent) error {
-	return a.Store.Publish(ctx, statusLog(ev))
+	if err := a.Store.Publish(ctx, statusLog(ev)); err != nil {
+		return err
+	}
+	countStatus(ev)
+	return nil
 }
 
 // statusLog is the message log's part of a status change: the message row and its event.

@@ -162,7 +162,7 @@ func (h *carrierHooks) status(c *gin.Context, name string) {
 			"cap", maxReportSignals)
 	}
 	c.JSON(http.StatusOK, gin.H{"stored": true, "message_id": optional(messageID)})
-	signalAfterAnswer(c, h.box, stored)
+	signalAfterAnswer(c, h.box, "delivery", stored)
 }
 
 // inbound stores a reply with what it causes, in one transaction: routed to the message it
@@ -240,7 +240,7 @@ func (h *carrierHooks) inbound(c *gin.Context, name string) {
 		log.Warn("replies past the message's cap: stored, not signalled", "cap", maxReplySignals)
 	}
 	c.JSON(http.StatusOK, gin.H{"stored": true, "message_id": optional(route.MessageID)})
-	signalAfterAnswer(c, h.box, stored)
+	signalAfterAnswer(c, h.box, "reply", stored)
 }
 
 // keyword is the opt-out or opt-in keyword of a reply as the history keeps it: the reply itself,

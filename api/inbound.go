@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"smsflow/metrics"
 	"smsflow/signalbox"
 	"smsflow/store"
 )
@@ -50,10 +51,14 @@ func signalOf(name string, payload any) *store.Signal {
 	return &store.Signal{Name: name, Payload: b}
 }
 
-// signalAfterAnswer sends the answer already written to the client, then delivers the stored
-// event's signal at once when this request claimed it. The event is stored whatever happens
-// here: what the fast path does not deliver, the sweeper does.
-func signalAfterAnswer(c *gin.Context, box *signalbox.Box, stored store.StoredInbound) {
+// signalAfterAnswer counts a newly stored event of kind (delivery, reply, click, unsubscribe),
+// sends the answer already written to the client, then delivers the stored event's signal at once
+// when this request claimed it. The event is stored whatever happens here: what the fast path
+// does not deliver, the sweeper does.
+func signalAfterAnswer(c *gin.Context, box *signalbox.Box, kind string, stored store.StoredInbound) {
+	if stored.Inserted {
+		metrics.InboundStored.WithLabelValues(kind).Inc()
+	}
 	if stored.Claimed == nil {
 		return
 	}

@@ -171,7 +171,7 @@ func (l *links) follow(c *gin.Context) {
 		l.d.Log.Warn("clicks past the message's cap: stored, not signalled", "message_id", link.MessageID, "cap", maxClickSignals)
 	}
 	c.Redirect(http.StatusFound, link.TargetURL)
-	signalAfterAnswer(c, l.box, stored)
+	signalAfterAnswer(c, l.box, kind, stored)
 }
 
 var unsubscribeHTML = template.Must(template.New("u").Parse(`<!doctype html>
@@ -232,5 +232,5 @@ func (l *links) unsubscribe(c *gin.Context, confirm bool) {
 		return
 	}
 	page()
-	signalAfterAnswer(c, l.box, stored)
+	signalAfterAnswer(c, l.box, "unsubscribe", stored)
 }

@@ -14,6 +14,7 @@ import (
 
 	"smsflow/compliance"
 	"smsflow/config"
+	"smsflow/metrics"
 	"smsflow/store"
 )
 
@@ -43,8 +44,9 @@ func NewRouter(d Deps) *gin.Engine {
 		d.Log.Error("HTTP_TRUSTED_PROXIES unusable; trusting no proxy", "error", err)
 		_ = r.SetTrustedProxies(nil)
 	}
-	r.Use(gin.Recovery(), requestLog(d.Log), limitBody(d.Config.HTTP.MaxBodyBytes))
+	r.Use(gin.Recovery(), requestLog(d.Log), observe(), limitBody(d.Config.HTTP.MaxBodyBytes))
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(200, gin.H{"status": "ok"}) })
+	r.GET("/metrics", gin.WrapH(metrics.Handler(d.Config.MetricsToken)))
 	r.GET("/readyz", readyz(d.Ready))
 	var own []string
 	if u, err := url.Parse(d.Config.PublicBaseURL); err == nil && u.Hostname() != "" {
@@ -62,7 +64,7 @@ func requestLog(log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
-		if c.Request.URL.Path == "/healthz" || c.Request.URL.Path == "/readyz" {
+		if c.Request.URL.Path == "/healthz" || c.Request.URL.Path == "/readyz" || c.Request.URL.Path == "/metrics" {
 			return
 		}
 		log.Info("request", "method", c.Request.Method, "path", c.FullPath(), "status", c.Writer.Status(),

@@ -48,6 +48,9 @@ type Config struct {
 	PayloadKeys string
 
 	Codec CodecServer
+	// MetricsAddr is where the worker serves /metrics (empty: nowhere); MetricsToken, when set,
+	// is the bearer token /metrics of the API and the worker asks for.
+	MetricsAddr, MetricsToken string
 
 	HTTP     HTTP
 	Temporal Temporal
@@ -191,6 +194,8 @@ var Vars = []Var{
 	{"PUBLIC_BASE_URL", "http://localhost:8080", "public URL of the API, used for short links, unsubscribe links and signature checks"},
 	{"SHUTDOWN_TIMEOUT", "15s", "how long a graceful shutdown may take"},
 	{"WORKER_STOP_TIMEOUT", "30s", "how long a stopping worker (SIGTERM) lets running activities finish before cancelling them, so an in-flight carrier call ends with its answer; at least `CARRIER_SEND_TIMEOUT`; give the container a longer stop grace period"},
+	{"METRICS_ADDR", "127.0.0.1:9464", "listen address of the worker's Prometheus `/metrics` (the API serves its own on `API_ADDR`); empty: the worker serves none"},
+	{"METRICS_TOKEN", "", "bearer token `/metrics` of the API and the worker asks for (Prometheus `authorization` credentials); empty: open, so keep the API's `/metrics` off the public route at the load balancer"},
 	{"PHONE_HASH_KEY", "", "secret keying the phone hash put in the SmsPhoneHash search attribute (required by the worker)"},
 	{"HUBSPOT_API_BASE_URL", "https://api.hubapi.com", "HubSpot API base URL (the fake HubSpot in development)"},
 	{"HUBSPOT_APP_ID", "", "HubSpot app id"},
@@ -270,6 +275,8 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		PhoneHashKey:      get("PHONE_HASH_KEY"),
 		PayloadKeys:       get("PAYLOAD_KEYS"),
 		Codec:             CodecServer{Addr: get("CODEC_SERVER_ADDR"), Token: get("CODEC_SERVER_TOKEN")},
+		MetricsAddr:       get("METRICS_ADDR"),
+		MetricsToken:      get("METRICS_TOKEN"),
 		Temporal: Temporal{
 			TLSCert: get("TEMPORAL_TLS_CERT"), TLSKey: get("TEMPORAL_TLS_KEY"), TLSCA: get("TEMPORAL_TLS_CA"),
 			TLSServerName: get("TEMPORAL_TLS_SERVER_NAME"), APIKey: get("TEMPORAL_API_KEY"),

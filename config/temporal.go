@@ -10,21 +10,23 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
+	"smsflow/metrics"
 	"smsflow/payloadcodec"
 )
 
 // TemporalClientOptions returns the options that connect to Temporal as configured: address,
 // namespace, TLS (mutual when a client certificate is given), the Cloud API key, and the data
 // and failure converters that encrypt every payload and failure message with PAYLOAD_KEYS
-// (payloadcodec). The caller adds its logger. TLS is on when any TEMPORAL_TLS_* variable or the
-// API key is set. Without payload keys there is no client: nothing goes to Temporal in clear.
+// (payloadcodec). The SDK's metrics go to the process's Prometheus registry. The caller adds its
+// logger. TLS is on when any TEMPORAL_TLS_* variable or the API key is set. Without payload keys
+// there is no client: nothing goes to Temporal in clear.
 func (c Config) TemporalClientOptions() (client.Options, error) {
 	dc, err := c.PayloadDataConverter()
 	if err != nil {
 		return client.Options{}, err
 	}
 	o := client.Options{HostPort: c.TemporalAddress, Namespace: c.TemporalNamespace,
-		DataConverter: dc, FailureConverter: payloadcodec.FailureConverter(dc)}
+		DataConverter: dc, FailureConverter: payloadcodec.FailureConverter(dc), MetricsHandler: metrics.Temporal}
 	t := c.Temporal
 	if t.APIKey != "" {
 		o.Credentials = client.NewAPIKeyStaticCredentials(t.APIKey)

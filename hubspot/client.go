@@ -19,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"smsflow/metrics"
 )
 
 // Paths are the API path prefixes, relative to the base URL.
@@ -176,6 +178,7 @@ func (c *Client) do(ctx context.Context, portalID int64, method, path string, qu
 			req.Header.Set("Content-Type", "application/json")
 		}
 		resp, err := c.HTTP.Do(req)
+		countCall(method, resp)
 		if err != nil {
 			if ctx.Err() != nil {
 				return 0, ctx.Err()
@@ -215,6 +218,7 @@ func (c *Client) do(ctx context.Context, portalID int64, method, path string, qu
 			return status, &UnauthorizedError{API: api}
 		case status == http.StatusTooManyRequests:
 			rl := c.rateLimited(ctx, portalID, resp.Header, eb, api)
+			metrics.HubSpotRateLimited.WithLabelValues(metrics.OneOf(rl.Policy, PolicyTenSecondly, PolicySecondly, PolicyDaily)).Inc()
 			c.log().Warn("hubspot rate limited", "portal_id", portalID, "policy", rl.Policy, "retry_after", rl.RetryAfter.String(), "path", path)
 			if rl.Policy == PolicyDaily || rl.RetryAfter > c.maxInlineWait() || attempt == c.maxAttempts() {
 				return status, rl
@@ -235,6 +239,19 @@ func (c *Client) do(ctx context.Context, portalID int64, method, path string, qu
 		}
 	}
 	return 0, last
+}
+
+// countCall counts one attempt by method and answer class (resp nil: no answer).
+func countCall(method string, resp *http.Response) {
+	code := "error"
+	switch {
+	case resp == nil:
+	case resp.StatusCode == http.StatusTooManyRequests:
+		code = "429"
+	default:
+		code = strconv.Itoa(resp.StatusCode/100) + "xx"
+	}
+	metrics.HubSpotRequests.WithLabelValues(method, code).Inc()
 }
 
 // backoff is the wait before retry n+1 after a 5xx or a broken connection (HubSpot's own clients

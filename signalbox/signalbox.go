@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"smsflow/metrics"
 	"smsflow/store"
 	"smsflow/workflows"
 )
@@ -94,6 +95,11 @@ var errNoTemporal = errors.New("signalbox: no Temporal client")
 // or done with when the workflow is gone or Temporal refuses the signal itself. Any other failure
 // gives the claim back, due again after a backoff, and is returned.
 func (b *Box) Deliver(ctx context.Context, p store.PendingSignal) error {
+	return b.deliver(ctx, p, "sweeper")
+}
+
+// deliver is Deliver, counting the outcome under path ("webhook": the fast path; "sweeper").
+func (b *Box) deliver(ctx context.Context, p store.PendingSignal, path string) error {
 	err := b.signal(ctx, p)
 	result := store.SignalDelivered
 	var notFound *serviceerror.NotFound
@@ -113,7 +119,11 @@ func (b *Box) Deliver(ctx context.Context, p store.PendingSignal) error {
 		}
 		return err
 	}
-	return b.mark(ctx, p, result)
+	if err := b.mark(ctx, p, result); err != nil {
+		return err
+	}
+	metrics.InboundSignalled.WithLabelValues(p.Name, result, path).Inc()
+	return nil
 }
 
 func (b *Box) signal(ctx context.Context, p store.PendingSignal) error {
@@ -165,7 +175,7 @@ func (b *Box) Now(ctx context.Context, p store.PendingSignal) {
 		}
 		return
 	}
-	if err := b.Deliver(ctx, p); err != nil {
+	if err := b.deliver(ctx, p, "webhook"); err != nil {
 		b.pausedUntil.Store(time.Now().Add(b.o.Pause).UnixNano())
 		b.log.Warn("signal not delivered now; the sweeper will", "message_id", p.MessageID, "signal", p.Name, "error", err)
 	}
@@ -246,6 +256,23 @@ func (b *Box) Sweep(ctx context.Context) (int, error) {
 	close(next)
 	wg.Wait()
 	return len(batch), first
+}
+
+// SampleOwed sets the outbox-lag gauge from the store every interval until ctx ends: stored
+// events whose signal is not delivered yet. One count query a sample, whatever the backlog.
+func (b *Box) SampleOwed(ctx context.Context, interval time.Duration) {
+	for {
+		if n, err := b.store.OwedSignals(ctx); err == nil {
+			metrics.SignalsOwed.Set(float64(n))
+		} else if ctx.Err() == nil {
+			b.log.Warn("owed signals not counted", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+	}
 }
 
 // giveBack releases claimed signals that were not tried, due again after retryIn.

@@ -18,6 +18,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 
 	"smsflow/carrier"
+	"smsflow/metrics"
 	"smsflow/outcome"
 	"smsflow/store"
 )
@@ -149,10 +150,23 @@ func (d *Dispatcher) add(c Carrier) {
 		},
 		OnStateChange: func(name string, from, to gobreaker.State) {
 			d.log.Warn("carrier breaker", "carrier", name, "from", from.String(), "to", to.String())
+			metrics.BreakerState.WithLabelValues(name).Set(breakerValue(to))
 		},
 	})
+	metrics.BreakerState.WithLabelValues(r.name).Set(breakerValue(gobreaker.StateClosed))
 	d.routes = append(d.routes, r)
 	d.byName[r.name] = r
+}
+
+// breakerValue is a breaker state as the smsflow_carrier_breaker_state gauge shows it.
+func breakerValue(s gobreaker.State) float64 {
+	switch s {
+	case gobreaker.StateHalfOpen:
+		return 1
+	case gobreaker.StateOpen:
+		return 2
+	}
+	return 0
 }
 
 // BreakerState is the state of a carrier's breaker (closed for an unknown carrier).

@@ -3,7 +3,9 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -17,10 +19,14 @@ import (
 	"smsflow/activities"
 	"smsflow/config"
 	"smsflow/hubspotsync"
+	"smsflow/metrics"
 	"smsflow/signalbox"
 	"smsflow/store"
 	"smsflow/workflows"
 )
+
+// owedSampleInterval is how often the outbox-lag gauge counts the owed signals.
+const owedSampleInterval = 15 * time.Second
 
 func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("service", "worker")
@@ -76,6 +82,17 @@ func run(logger *slog.Logger) error {
 	// Inbound events the API stored but could not signal reach their workflows from here.
 	sweeper := signalbox.New(db, signalbox.ClientSignaller{Client: tc, Namespace: cfg.TemporalNamespace, DataConverter: topts.DataConverter}, logger, signalbox.Options{})
 	go func() { _ = sweeper.Run(ctx) }()
+	go sweeper.SampleOwed(ctx, owedSampleInterval)
+	if cfg.MetricsAddr != "" {
+		ln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("METRICS_ADDR: %w", err)
+		}
+		srv := metrics.NewServer(cfg.MetricsToken)
+		go func() { _ = srv.Serve(ln) }()
+		defer srv.Close()
+		logger.Info("metrics listening", "url", "http://"+ln.Addr().String()+"/metrics")
+	}
 	logger.Info("worker started", "task_queue", cfg.TemporalTaskQueue, "namespace", cfg.TemporalNamespace,
 		"database_max_conns", db.Pool.Config().MaxConns)
 	errc := make(chan error, 1)

@@ -41,3 +41,34 @@ func TestComposeDecodesPayloadsInTheWebUI(t *testing.T) {
 		}
 	}
 }
+
+// The observability profile runs Prometheus and Grafana with the dashboard and the scrape
+// configuration the repository holds, and the worker serves its /metrics on the compose network.
+func TestComposeObservabilityProfile(t *testing.T) {
+	raw, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	compose := string(raw)
+	for _, want := range []string{"prometheus:", "grafana:", `profiles: ["observability"]`, `METRICS_ADDR: ":9464"`,
+		"./deploy/prometheus/prometheus.yml:", "./deploy/grafana/provisioning:", "./deploy/grafana/dashboards:"} {
+		if !strings.Contains(compose, want) {
+			t.Errorf("docker-compose.yml lacks %s", want)
+		}
+	}
+	for _, file := range []string{"../../deploy/grafana/dashboards/smsflow.json", "../../deploy/grafana/provisioning/dashboards/smsflow.yml",
+		"../../deploy/grafana/provisioning/datasources/prometheus.yml"} {
+		if _, err := os.Stat(file); err != nil {
+			t.Error(err)
+		}
+	}
+	scrape, err := os.ReadFile("../../deploy/prometheus/prometheus.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{`"api:8080"`, `"worker:9464"`} {
+		if !strings.Contains(string(scrape), target) {
+			t.Errorf("prometheus.yml does not scrape %s", target)
+		}
+	}
+}

@@ -89,6 +89,7 @@ const (
 	RunCarrierPort   = 8090
 	RunFakeHubSpot   = 8091
 	RunCodecPort     = 8089
+	RunWorkerMetrics = 9464
 	runStateDir      = ".devstack"
 	runShutdownLimit = 20 * time.Second
 )
@@ -164,8 +165,9 @@ func run(ctx context.Context, out io.Writer) error {
 		}
 	}
 	services := []*service{
-		{name: "api", bin: "bin/api", listens: apiURL},
-		{name: "worker", bin: "bin/worker", listens: "task queue smsflow on " + t.Address},
+		{name: "api", bin: "bin/api", listens: apiURL + " (metrics " + apiURL + "/metrics)"},
+		{name: "worker", bin: "bin/worker", listens: fmt.Sprintf("task queue smsflow on %s (metrics http://127.0.0.1:%d/metrics)", t.Address, RunWorkerMetrics),
+			env: []string{fmt.Sprintf("METRICS_ADDR=127.0.0.1:%d", RunWorkerMetrics)}},
 		{name: "carriersim", bin: "bin/carriersim", listens: fmt.Sprintf("http://127.0.0.1:%d (/sim/stats)", RunCarrierPort), env: []string{fmt.Sprintf("CARRIERSIM_ADDR=127.0.0.1:%d", RunCarrierPort)}},
 		{name: "codec-server", bin: "bin/codec-server", listens: codecURL + " (decodes payloads for the Web UI; log in at /login with CODEC_SERVER_TOKEN)",
 			env: []string{fmt.Sprintf("CODEC_SERVER_ADDR=127.0.0.1:%d", RunCodecPort),

@@ -26,6 +26,7 @@ import (
 	"smsflow/hubspot"
 	"smsflow/hubspot/hubspottest"
 	"smsflow/hubspotsync"
+	"smsflow/metrics"
 	"smsflow/payloadcodec/codectest"
 	"smsflow/signalbox"
 	"smsflow/store"
@@ -79,7 +80,10 @@ type Stack struct {
 	HubSpot *hubspottest.Fake
 	Sim     *sim.Sim
 	APIURL  string
-	closers []func()
+	// WorkerMetricsURL is the in-process worker's /metrics (empty with ExternalWorker); the API's
+	// is APIURL+"/metrics". Both serve the process's one registry (smsflow/metrics).
+	WorkerMetricsURL string
+	closers          []func()
 }
 
 // PayloadKeys are the stack's PAYLOAD_KEYS: the tests' key, which the recorded histories of
@@ -133,6 +137,8 @@ func Start(ctx context.Context, tc client.Client, o Options) (s *Stack, err erro
 		"HUBSPOT_CLIENT_SECRET": ClientSecret, "TOKEN_ENCRYPTION_KEY": key, "PHONE_HASH_KEY": "harness-phone-key",
 		"HUBSPOT_TIMELINE_TEMPLATES": TimelineTemplates, "PAYLOAD_KEYS": PayloadKeys,
 		"CARRIER_PRIMARY": "sim", "CARRIER_SIM_URL": simSrv.URL, "CARRIER_WEBHOOK_SECRET": WebhookSecret,
+		// A worker process started with Env serves its metrics on a free port, never a taken one.
+		"METRICS_ADDR": "127.0.0.1:0",
 	}
 	if o.SimAsTwilio {
 		env["CARRIER_PRIMARY"], env["TWILIO_BASE_URL"] = "twilio", simSrv.URL
@@ -197,7 +203,13 @@ func Start(ctx context.Context, tc client.Client, o Options) (s *Stack, err erro
 		swept := make(chan struct{})
 		sweeper := signalbox.New(s.DB, signalbox.ClientSignaller{Client: tc, Namespace: s.Config.TemporalNamespace, DataConverter: dc}, o.Log, o.Signals)
 		go func() { _ = sweeper.Run(sweepCtx); close(swept) }()
-		s.closers = append(s.closers, func() { stopSweeper(); <-swept })
+		sampled := make(chan struct{})
+		go func() { sweeper.SampleOwed(sweepCtx, 100*time.Millisecond); close(sampled) }()
+		s.closers = append(s.closers, func() { stopSweeper(); <-swept; <-sampled })
+		// The worker's /metrics, as cmd/worker serves it on METRICS_ADDR.
+		metricsSrv := httptest.NewServer(metrics.NewServer("").Handler)
+		s.WorkerMetricsURL = metricsSrv.URL + "/metrics"
+		s.closers = append(s.closers, metricsSrv.Close)
 		// And the HubSpot outbox's sender.
 		if err = s.startSender(o.Log); err != nil {
 			return nil, err
