@@ -41,6 +41,12 @@ type Config struct {
 	PhoneHashKey string
 	// LinkTTL is how long a short or unsubscribe link answers after it is created.
 	LinkTTL time.Duration
+	// MessageRetention is how long message data is kept before the retention schedule purges it
+	// (aggregate counts and hashed suppressions stay).
+	MessageRetention time.Duration
+	// AdminToken is the bearer token of the operator endpoints (/admin/...); empty: they refuse
+	// every request.
+	AdminToken string
 
 	HTTP     HTTP
 	Temporal Temporal
@@ -170,6 +176,8 @@ var Vars = []Var{
 	{"PUBLIC_BASE_URL", "http://localhost:8080", "public URL of the API, used for short links, unsubscribe links and signature checks"},
 	{"SHUTDOWN_TIMEOUT", "15s", "how long a graceful shutdown may take"},
 	{"WORKER_STOP_TIMEOUT", "30s", "how long a stopping worker (SIGTERM) lets running activities finish before cancelling them, so an in-flight carrier call ends with its answer; at least `CARRIER_SEND_TIMEOUT`; give the container a longer stop grace period"},
+	{"MESSAGE_RETENTION", "8760h", "how long message data (messages, events, links, dispatch attempts, HubSpot writes) is kept before the daily retention schedule purges it (`d` for days, or a Go duration); daily counts and hashed suppressions stay"},
+	{"ADMIN_TOKEN", "", "bearer token of the operator endpoints (`POST /admin/erasure`, `POST /admin/portals/{id}/disconnect`); empty: they answer 401 to everyone"},
 	{"PHONE_HASH_KEY", "", "secret keying the phone hash put in the SmsPhoneHash search attribute (required by the worker)"},
 	{"HUBSPOT_API_BASE_URL", "https://api.hubapi.com", "HubSpot API base URL (the fake HubSpot in development)"},
 	{"HUBSPOT_APP_ID", "", "HubSpot app id"},
@@ -247,6 +255,7 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		PublicBaseURL:     strings.TrimRight(get("PUBLIC_BASE_URL"), "/"),
 		ShutdownTimeout:   shutdown,
 		PhoneHashKey:      get("PHONE_HASH_KEY"),
+		AdminToken:        get("ADMIN_TOKEN"),
 		Temporal: Temporal{
 			TLSCert: get("TEMPORAL_TLS_CERT"), TLSKey: get("TEMPORAL_TLS_KEY"), TLSCA: get("TEMPORAL_TLS_CA"),
 			TLSServerName: get("TEMPORAL_TLS_SERVER_NAME"), APIKey: get("TEMPORAL_API_KEY"),
@@ -309,6 +318,11 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		errs = append(errs, fmt.Errorf("LINK_TTL: %q is not a positive duration (e.g. 400d or 720h)", get("LINK_TTL")))
 	} else {
 		c.LinkTTL = ttl
+	}
+	if r, err := parseDays(get("MESSAGE_RETENTION")); err != nil || r < 24*time.Hour {
+		errs = append(errs, fmt.Errorf("MESSAGE_RETENTION: %q is not a duration of at least a day (e.g. 365d or 8760h)", get("MESSAGE_RETENTION")))
+	} else {
+		c.MessageRetention = r
 	}
 	if n, err := strconv.ParseInt(get("HTTP_MAX_BODY_BYTES"), 10, 64); err != nil || n < 1 {
 		errs = append(errs, fmt.Errorf("HTTP_MAX_BODY_BYTES: %q is not a positive integer", get("HTTP_MAX_BODY_BYTES")))

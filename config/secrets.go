@@ -51,6 +51,7 @@ func (c Config) secrets() []secret {
 		{name: "VONAGE_API_SECRET", value: c.Carrier.VonageAPISecret, required: c.UsesCarrier("vonage")},
 		{name: "VONAGE_SIGNATURE_SECRET", value: c.Carrier.VonageSignatureSecret, required: c.UsesCarrier("vonage")},
 		{name: "TEMPORAL_API_KEY", value: c.Temporal.APIKey},
+		{name: "ADMIN_TOKEN", value: c.AdminToken, own: true},
 	}
 	// Each key of the keyring is a secret of its own.
 	for _, e := range tokenKeyEntries(c.HubSpot.TokenKeys) {
