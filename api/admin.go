@@ -80,7 +80,7 @@ func disconnectPortal(ctx context.Context, d Deps, portalID int64) (int, error) 
 	if err := d.Store.DisconnectPortal(ctx, portalID); err != nil {
 		return 0, err
 	}
-	return retention.PortalStopper{Temporal: d.Temporal, Namespace: d.Config.TemporalNamespace}.StopPortal(ctx, portalID)
+	return retention.PortalStopper{Temporal: d.Temporal, Namespace: d.Config.TemporalNamespace, TaskQueue: d.Config.TemporalTaskQueue}.StopPortal(ctx, portalID)
 }
 
 // newEraser builds the eraser of a request, answering 503 when the API lacks what it needs.
@@ -89,7 +89,7 @@ func newEraser(c *gin.Context, d Deps) (*retention.Eraser, bool) {
 		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "erasure needs the database, Temporal and PHONE_HASH_KEY"})
 		return nil, false
 	}
-	return &retention.Eraser{Store: d.Store, Temporal: d.Temporal, Namespace: d.Config.TemporalNamespace,
+	return &retention.Eraser{Store: d.Store, Temporal: d.Temporal, Namespace: d.Config.TemporalNamespace, TaskQueue: d.Config.TemporalTaskQueue,
 		PhoneHashKey: []byte(d.Config.PhoneHashKey), Log: d.Log}, true
 }
 

@@ -159,7 +159,9 @@ func TestPrivacyDeletionWebhook(t *testing.T) {
 	}{
 		{"unsigned", func(*http.Request) {}},
 		{"another secret", func(r *http.Request) { hubspot.SignRequest(r, "not-the-secret", url, body, time.Now()) }},
-		{"stale", func(r *http.Request) { hubspot.SignRequest(r, actionSecret, url, body, time.Now().Add(-10*time.Minute)) }},
+		{"stale", func(r *http.Request) {
+			hubspot.SignRequest(r, actionSecret, url, body, time.Now().Add(-10*time.Minute))
+		}},
 		{"v2 only", func(r *http.Request) {
 			hubspot.SignRequest(r, actionSecret, url, body, time.Now())
 			r.Header.Del(hubspot.HeaderSignatureV3)

@@ -17,6 +17,7 @@ type Eraser struct {
 	Store     *store.Store
 	Temporal  Workflows
 	Namespace string
+	TaskQueue string // the message workflows' (TEMPORAL_TASK_QUEUE); "": any
 	// PhoneHashKey is PHONE_HASH_KEY: the SmsPhoneHash of a number, and its suppressions' hash.
 	PhoneHashKey []byte
 	Log          *slog.Logger
@@ -73,7 +74,7 @@ func (e *Eraser) EraseRecord(ctx context.Context, portalID int64, objectType, ob
 // erase deletes the erasure's rows, with the messages of the running workflows query finds, and
 // cancels those workflows and the erased messages' own.
 func (e *Eraser) erase(ctx context.Context, er store.Erasure, query string) (Erased, error) {
-	running, err := listRunning(ctx, e.Temporal, e.Namespace, query)
+	running, err := listRunning(ctx, e.Temporal, e.Namespace, e.TaskQueue, query)
 	if err != nil {
 		return Erased{}, err
 	}

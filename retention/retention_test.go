@@ -258,4 +258,3 @@ func TestStopPortalCancelsItsRunningWorkflows(t *testing.T) {
 		t.Errorf("after DisconnectPortal the workflow is %v, want cancelled", st)
 	}
 }
-

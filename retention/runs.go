@@ -22,14 +22,19 @@ type Workflows interface {
 	CancelWorkflow(ctx context.Context, workflowID string, runID string) error
 }
 
-// listRunning returns the ids of the running workflows query matches, page by page.
-func listRunning(ctx context.Context, t Workflows, namespace, query string) ([]string, error) {
+// listRunning returns the ids of the running workflows query matches on taskQueue ("": any),
+// page by page.
+func listRunning(ctx context.Context, t Workflows, namespace, taskQueue, query string) ([]string, error) {
+	query += ` AND ExecutionStatus = "Running"`
+	if taskQueue != "" {
+		query += " AND TaskQueue = " + quoted(taskQueue) // this deployment's, in a shared namespace
+	}
 	var ids []string
 	var token []byte
 	for {
 		resp, err := t.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 			Namespace: namespace, PageSize: 1000, NextPageToken: token,
-			Query: query + ` AND ExecutionStatus = "Running"`,
+			Query: query,
 		})
 		if err != nil {
 			return ids, fmt.Errorf("retention: list workflows: %w", err)
@@ -83,12 +88,13 @@ func messageIDOf(workflowID string) string {
 type PortalStopper struct {
 	Temporal  Workflows
 	Namespace string
+	TaskQueue string // the message workflows' (TEMPORAL_TASK_QUEUE); "": any
 }
 
 // StopPortal cancels every running workflow of the portal (found by SmsPortalId). A workflow that
 // started after the listing still ends PORTAL_DISCONNECTED at its first HubSpot call or check.
 func (s PortalStopper) StopPortal(ctx context.Context, portalID int64) (int, error) {
-	ids, err := listRunning(ctx, s.Temporal, s.Namespace, workflows.PortalIDKey.GetName()+" = "+quoted(strconv.FormatInt(portalID, 10)))
+	ids, err := listRunning(ctx, s.Temporal, s.Namespace, s.TaskQueue, workflows.PortalIDKey.GetName()+" = "+quoted(strconv.FormatInt(portalID, 10)))
 	n, cerr := cancel(ctx, s.Temporal, ids)
 	return n, errors.Join(err, cerr)
 }

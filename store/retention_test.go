@@ -221,6 +221,9 @@ func TestEraseRemovesTheNumberAndDropsLaterWrites(t *testing.T) {
 		Event: &store.Event{MessageID: &b, Source: "workflow", SourceEventID: b + "/SMS_NOT_SENT", Kind: "status", OccurredAt: time.Now()}}); err != nil {
 		t.Fatal(err)
 	}
+	if err := db.RecordActionOutcome(ctx, b, map[string]string{"sms_status": "SMS_NOT_SENT"}); err != nil {
+		t.Fatal(err)
+	}
 	if n := rowsOf(t, db, b); n != 0 {
 		t.Errorf("a publication after the erasure stored %d rows again", n)
 	}

@@ -186,7 +186,7 @@ func stop(ctx context.Context, db *store.Store, cfg config.Config, verb string, 
 		if err := db.DisconnectPortal(ctx, *portal); err != nil {
 			return err
 		}
-		n, err := retention.PortalStopper{Temporal: tc, Namespace: cfg.TemporalNamespace}.StopPortal(ctx, *portal)
+		n, err := retention.PortalStopper{Temporal: tc, Namespace: cfg.TemporalNamespace, TaskQueue: cfg.TemporalTaskQueue}.StopPortal(ctx, *portal)
 		fmt.Fprintf(out, "portal %d disconnected; %d running workflows cancelled\n", *portal, n)
 		return err
 	}
@@ -201,7 +201,7 @@ func stop(ctx context.Context, db *store.Store, cfg config.Config, verb string, 
 		return errors.New("PHONE_HASH_KEY must be set: the number's suppressions stay as its keyed hash")
 	}
 	db.PhoneHashKey = []byte(cfg.PhoneHashKey)
-	eraser := &retention.Eraser{Store: db, Temporal: tc, Namespace: cfg.TemporalNamespace, PhoneHashKey: db.PhoneHashKey}
+	eraser := &retention.Eraser{Store: db, Temporal: tc, Namespace: cfg.TemporalNamespace, TaskQueue: cfg.TemporalTaskQueue, PhoneHashKey: db.PhoneHashKey}
 	done, err := eraser.EraseNumber(ctx, *portal, num.E164)
 	fmt.Fprintf(out, "erased %d messages of the number in portal %d; %d running workflows cancelled; %d suppressions kept as a hash\n",
 		done.Messages, *portal, done.WorkflowsCancelled, done.HashedSuppressions)

@@ -58,7 +58,7 @@ func run(logger *slog.Logger) error {
 	}
 	defer tc.Close()
 	// A portal found revoked at a token refresh has its running messages stopped at once.
-	db.OnDisconnect = retention.PortalStopper{Temporal: tc, Namespace: cfg.TemporalNamespace}.OnDisconnect(logger)
+	db.OnDisconnect = retention.PortalStopper{Temporal: tc, Namespace: cfg.TemporalNamespace, TaskQueue: cfg.TemporalTaskQueue}.OnDisconnect(logger)
 	acts, err := activities.FromConfig(cfg, db, logger)
 	if err != nil {
 		return err
