@@ -35,9 +35,9 @@ func TestCancellationReason(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
-		name   string
-		in     activities.CancellationInput
-		want   outcome.Code
+		name string
+		in   activities.CancellationInput
+		want outcome.Code
 	}{
 		{"operator", activities.CancellationInput{PortalID: connected, MessageID: uuid.NewString()}, outcome.Cancelled},
 		{"uninstalled", activities.CancellationInput{PortalID: disconnected, MessageID: uuid.NewString()}, outcome.PortalDisconnected},

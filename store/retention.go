@@ -76,7 +76,8 @@ func (s *Store) PurgeBefore(ctx context.Context, cutoff time.Time, limit int) (P
 	return p, nil
 }
 
-// deleteMessages deletes messages and every row about them.
+// deleteMessages deletes messages and every row about them (but the HubSpot record states that
+// name one: a record's latest message that is gone reads as none).
 func deleteMessages(ctx context.Context, tx pgx.Tx, ids []string) error {
 	if len(ids) == 0 {
 		return nil
@@ -87,7 +88,6 @@ func deleteMessages(ctx context.Context, tx pgx.Tx, ids []string) error {
 		`DELETE FROM dispatch_attempts WHERE message_id = ANY($1::uuid[])`,
 		`DELETE FROM hubspot_outbox WHERE message_id = ANY($1::uuid[])`,
 		`DELETE FROM quota_reservations WHERE message_id = ANY($1::uuid[])`,
-		`UPDATE hubspot_records SET last_message_id = NULL WHERE last_message_id = ANY($1::uuid[])`,
 		`DELETE FROM messages WHERE id = ANY($1::uuid[])`,
 	} {
 		if _, err := tx.Exec(ctx, q, ids); err != nil {
@@ -200,6 +200,12 @@ func (s *Store) Erase(ctx context.Context, e Erasure) (Erased, error) {
 		}
 		if err := deleteMessages(ctx, tx, out.MessageIDs); err != nil {
 			return err
+		}
+		// The record's state no longer names the erased message (the purge leaves this: a record
+		// naming a message that is gone reads as one with no message).
+		if _, err := tx.Exec(ctx, `UPDATE hubspot_records SET last_message_id = NULL WHERE portal_id = $1 AND last_message_id = ANY($2::uuid[])`,
+			e.PortalID, nonNil(out.MessageIDs)); err != nil {
+			return fmt.Errorf("record state: %w", err)
 		}
 		if e.Phone == "" {
 			return nil
