@@ -25,7 +25,8 @@ type Purged struct {
 }
 
 // PurgeBefore removes one batch (at most limit rows of each kind) of message data older than
-// cutoff, in one transaction: messages created and last changed before cutoff are counted into
+// cutoff, in one transaction: messages created and last changed before cutoff (but those pending
+// for a send_at after it) are counted into
 // message_daily_counts, then deleted with their events, links, dispatch attempts, HubSpot writes
 // and quota reservations; inbound events that reached no message and erasure marks go by age;
 // suppressions and their history older than cutoff stay, with the number replaced by its keyed
@@ -36,7 +37,9 @@ func (s *Store) PurgeBefore(ctx context.Context, cutoff time.Time, limit int) (P
 	}
 	var p Purged
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		// A message still waiting for a send_at inside the retention period may still go: it stays.
 		rows, _ := tx.Query(ctx, `SELECT id::text FROM messages WHERE created_at < $1 AND updated_at < $1
+		AND NOT (status = 'PENDING' AND send_at > $1)
 		ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED`, cutoff, limit)
 		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		if err != nil {

@@ -85,6 +85,11 @@ func TestPurgeKeepsDailyCountsAndHashedSuppressions(t *testing.T) {
 		seedMessage(t, db, portal, number, "SMS_NOT_SENT", year+48*time.Hour),
 	}
 	recent := seedMessage(t, db, portal, recentNumber, "SMS_DELIVERED", time.Hour)
+	// Created long ago for a send_at still ahead: its workflow waits for it.
+	aheadID := seedMessage(t, db, portal, recentNumber, "PENDING", year+48*time.Hour)
+	if _, err := db.Pool.Exec(ctx, `UPDATE messages SET send_at = now() + interval '1 day' WHERE id = $1`, aheadID); err != nil {
+		t.Fatal(err)
+	}
 	if err := db.Suppress(ctx, portal, "sms", number, store.SourceStopReply, old[0]); err != nil {
 		t.Fatal(err)
 	}
@@ -123,6 +128,9 @@ func TestPurgeKeepsDailyCountsAndHashedSuppressions(t *testing.T) {
 	}
 	if n := rowsOf(t, db, recent); n != 6 {
 		t.Errorf("recent message has %d rows, want its 6 kept", n)
+	}
+	if n := rowsOf(t, db, aheadID); n != 6 {
+		t.Errorf("an old message pending for a send_at ahead has %d rows, want its 6 kept", n)
 	}
 	counts, err := db.DailyCounts(ctx, portal)
 	if err != nil {
