@@ -64,6 +64,10 @@ func FromConfig(cfg config.Config, db *store.Store, log *slog.Logger) (*Activiti
 	if cfg.PhoneHashKey == "" {
 		return nil, errors.New("PHONE_HASH_KEY must be set: it keys the phone hash of the SmsPhoneHash search attribute")
 	}
+	// Suppressions kept as a hash after a purge or an erasure are matched with the same key.
+	if len(db.PhoneHashKey) == 0 {
+		db.PhoneHashKey = []byte(cfg.PhoneHashKey)
+	}
 	hc, err := hubspot.NewPortalClient(cfg, db, log)
 	if err != nil {
 		return nil, err

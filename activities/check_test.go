@@ -32,6 +32,17 @@ func TestCheckBeforeDispatch(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, in: checkInput(french, "FR", "marketing"), code: outcome.OptedOut},
+		{name: "opted out, then the number's data purged (the opt-out kept as a hash)", arrange: func(t *testing.T, s *stack) {
+			if err := s.db.Suppress(s.ctx, portal, "sms", french, "stop_reply", ""); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.db.Pool.Exec(s.ctx, `UPDATE suppressions SET created_at = now() - interval '2 years'`); err != nil {
+				t.Fatal(err)
+			}
+			if p, err := s.db.PurgeBefore(s.ctx, time.Now().AddDate(-1, 0, 0), 100); err != nil || p.HashedSuppressions != 1 {
+				t.Fatalf("purge = %+v, %v; want the suppression hashed", p, err)
+			}
+		}, in: checkInput(french, "FR", "marketing"), code: outcome.OptedOut},
 		{name: "opted out of another channel only", arrange: func(t *testing.T, s *stack) {
 			if err := s.db.Suppress(s.ctx, portal, "voice", french, "stop_reply", ""); err != nil {
 				t.Fatal(err)

@@ -2,9 +2,6 @@ package activities
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"smsflow/hubspot"
@@ -149,11 +146,7 @@ func channelOr(c string) string {
 // PhoneHash is the search-attribute form of a number: a keyed hash (HMAC-SHA256, first 16 hex
 // digits), since search attributes are stored in clear and a plain hash of a phone number is
 // reversed by trying every number. Operators compute it with `bin/phonehash +33612345678`.
-func PhoneHash(key []byte, e164 string) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(e164))
-	return hex.EncodeToString(m.Sum(nil))[:16]
-}
+func PhoneHash(key []byte, e164 string) string { return phone.Hash(key, e164) }
 
 // hubspotOutcome turns a disconnected portal into a NOT_SENT outcome; other errors are retried.
 func hubspotOutcome(err error) (Recipient, error) {

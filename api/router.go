@@ -37,6 +37,10 @@ type Deps struct {
 
 // NewRouter builds the Gin engine with every route.
 func NewRouter(d Deps) *gin.Engine {
+	// Suppressions kept as a hash (after a purge or an erasure) are matched with PHONE_HASH_KEY.
+	if d.Store != nil && len(d.Store.PhoneHashKey) == 0 {
+		d.Store.PhoneHashKey = []byte(d.Config.PhoneHashKey)
+	}
 	r := gin.New()
 	// The client IP of the rate limits is the connection's peer unless it is a configured proxy:
 	// anyone can write X-Forwarded-For.
@@ -57,6 +61,8 @@ func NewRouter(d Deps) *gin.Engine {
 	box := newSignalBox(d)
 	registerCarriers(r, d, box)
 	registerLinks(r, d, box)
+	registerWebhooks(r, d)
+	registerAdmin(r, d)
 	return r
 }
 

@@ -51,6 +51,12 @@ type Config struct {
 	// MetricsAddr is where the worker serves /metrics (empty: nowhere); MetricsToken, when set,
 	// is the bearer token /metrics of the API and the worker asks for.
 	MetricsAddr, MetricsToken string
+	// MessageRetention is how long message data is kept before the retention schedule purges it
+	// (aggregate counts and hashed suppressions stay).
+	MessageRetention time.Duration
+	// AdminToken is the bearer token of the operator endpoints (/admin/...); empty: they refuse
+	// every request.
+	AdminToken string
 
 	HTTP     HTTP
 	Temporal Temporal
@@ -196,6 +202,8 @@ var Vars = []Var{
 	{"WORKER_STOP_TIMEOUT", "30s", "how long a stopping worker (SIGTERM) lets running activities finish before cancelling them, so an in-flight carrier call ends with its answer; at least `CARRIER_SEND_TIMEOUT`; give the container a longer stop grace period"},
 	{"METRICS_ADDR", "127.0.0.1:9464", "listen address of the worker's Prometheus `/metrics` (the API serves its own on `API_ADDR`); empty: the worker serves none"},
 	{"METRICS_TOKEN", "", "bearer token `/metrics` of the API and the worker asks for (Prometheus `authorization` credentials); empty: open, so keep the API's `/metrics` off the public route at the load balancer"},
+	{"MESSAGE_RETENTION", "8760h", "how long message data (messages, events, links, dispatch attempts, HubSpot writes) is kept before the daily retention schedule purges it (`d` for days, or a Go duration); daily counts and hashed suppressions stay"},
+	{"ADMIN_TOKEN", "", "bearer token of the operator endpoints (`POST /admin/erasure`, `POST /admin/portals/{id}/disconnect`); empty: they answer 401 to everyone"},
 	{"PHONE_HASH_KEY", "", "secret keying the phone hash put in the SmsPhoneHash search attribute (required by the worker)"},
 	{"HUBSPOT_API_BASE_URL", "https://api.hubapi.com", "HubSpot API base URL (the fake HubSpot in development)"},
 	{"HUBSPOT_APP_ID", "", "HubSpot app id"},
@@ -277,6 +285,7 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		Codec:             CodecServer{Addr: get("CODEC_SERVER_ADDR"), Token: get("CODEC_SERVER_TOKEN")},
 		MetricsAddr:       get("METRICS_ADDR"),
 		MetricsToken:      get("METRICS_TOKEN"),
+		AdminToken:        get("ADMIN_TOKEN"),
 		Temporal: Temporal{
 			TLSCert: get("TEMPORAL_TLS_CERT"), TLSKey: get("TEMPORAL_TLS_KEY"), TLSCA: get("TEMPORAL_TLS_CA"),
 			TLSServerName: get("TEMPORAL_TLS_SERVER_NAME"), APIKey: get("TEMPORAL_API_KEY"),
@@ -356,6 +365,11 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		errs = append(errs, fmt.Errorf("LINK_TTL: %q is not a positive duration (e.g. 400d or 720h)", get("LINK_TTL")))
 	} else {
 		c.LinkTTL = ttl
+	}
+	if r, err := parseDays(get("MESSAGE_RETENTION")); err != nil || r < 24*time.Hour {
+		errs = append(errs, fmt.Errorf("MESSAGE_RETENTION: %q is not a duration of at least a day (e.g. 365d or 8760h)", get("MESSAGE_RETENTION")))
+	} else {
+		c.MessageRetention = r
 	}
 	if n, err := strconv.ParseInt(get("HTTP_MAX_BODY_BYTES"), 10, 64); err != nil || n < 1 {
 		errs = append(errs, fmt.Errorf("HTTP_MAX_BODY_BYTES: %q is not a positive integer", get("HTTP_MAX_BODY_BYTES")))

@@ -61,6 +61,7 @@ func (c Config) secrets() []secret {
 		{name: "TEMPORAL_API_KEY", value: c.Temporal.APIKey},
 		{name: "PAYLOAD_KEYS", value: c.PayloadKeys, required: true},
 		{name: "CODEC_SERVER_TOKEN", value: c.Codec.Token, own: true},
+		{name: "ADMIN_TOKEN", value: c.AdminToken, own: true},
 	}
 	// Each payload key is a secret of its own.
 	for _, e := range tokenKeyEntries(c.PayloadKeys) {

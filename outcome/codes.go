@@ -28,6 +28,8 @@ const (
 	Cancelled Code = "CANCELLED"
 	// SenderNotAllowed: the action's sender is not one of the portal's senders.
 	SenderNotAllowed Code = "SENDER_NOT_ALLOWED"
+	// Erased: the message's number was erased on request (privacy) while it ran.
+	Erased Code = "ERASED"
 )
 
 // Codes of an action execution the API refuses before any workflow starts.

@@ -5,6 +5,9 @@
 package phone
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"strings"
 
@@ -139,4 +142,14 @@ func regionName(country string) string {
 		return "no country given: an international prefix is needed"
 	}
 	return "country " + country
+}
+
+// Hash is the keyed form of a number that may be stored or shown where the number may not: the
+// SmsPhoneHash search attribute, and a suppression kept after the number's messages are gone.
+// HMAC-SHA256 keyed with the deployment's PHONE_HASH_KEY, first 16 hex digits: a plain hash of a
+// phone number is reversed by trying every number.
+func Hash(key []byte, e164 string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(e164))
+	return hex.EncodeToString(m.Sum(nil))[:16]
 }

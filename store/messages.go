@@ -99,7 +99,7 @@ type Event struct {
 }
 
 // AddEvent stores an event once: a second call with the same (source, source event id) is a
-// no-op and reports inserted=false.
+// no-op and reports inserted=false, and so is an event of an erased message.
 func (s *Store) AddEvent(ctx context.Context, e Event) (inserted bool, err error) {
 	return addEvent(ctx, s.Pool, e)
 }
@@ -109,8 +109,11 @@ func addEvent(ctx context.Context, db querier, e Event) (inserted bool, err erro
 	if len(detail) == 0 {
 		detail = []byte("{}")
 	}
+	// An event of an erased message is dropped: its workflow's last steps must not store it again.
 	tag, err := db.Exec(ctx, `INSERT INTO message_events (message_id, source, source_event_id, kind, status, detail, occurred_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (source, source_event_id) DO NOTHING`,
+SELECT $1::uuid, $2, $3, $4, $5, $6, $7
+WHERE $1::uuid IS NULL OR NOT EXISTS (SELECT 1 FROM erased_messages WHERE message_id = $1::uuid)
+ON CONFLICT (source, source_event_id) DO NOTHING`,
 		e.MessageID, e.Source, e.SourceEventID, e.Kind, e.Status, detail, e.OccurredAt)
 	if err != nil {
 		return false, fmt.Errorf("store: add event %s/%s: %w", e.Source, e.SourceEventID, err)

@@ -45,12 +45,16 @@ func (s *Store) Portal(ctx context.Context, id int64) (Portal, error) {
 }
 
 // DisconnectPortal marks the portal disconnected (refresh token revoked, app uninstalled); its
-// sends end NOT_SENT PORTAL_DISCONNECTED until it installs again.
+// sends end NOT_SENT PORTAL_DISCONNECTED until it installs again. When the portal was connected,
+// OnDisconnect is told, so the portal's running messages are stopped at once.
 func (s *Store) DisconnectPortal(ctx context.Context, id int64) error {
-	_, err := s.Pool.Exec(ctx, `UPDATE portals SET status = $2, disconnected_at = coalesce(disconnected_at, now()), updated_at = now()
-	WHERE portal_id = $1`, id, PortalDisconnected)
+	tag, err := s.Pool.Exec(ctx, `UPDATE portals SET status = $2, disconnected_at = coalesce(disconnected_at, now()), updated_at = now()
+	WHERE portal_id = $1 AND status <> $2`, id, PortalDisconnected)
 	if err != nil {
 		return fmt.Errorf("store: disconnect portal %d: %w", id, err)
+	}
+	if tag.RowsAffected() == 1 && s.OnDisconnect != nil {
+		s.OnDisconnect(ctx, id)
 	}
 	return nil
 }

@@ -65,6 +65,9 @@ type RecordUpdate struct {
 // Publish makes the publication's writes in one transaction.
 func (s *Store) Publish(ctx context.Context, p Publication) error {
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		if erased, err := publishesErased(ctx, tx, p); err != nil || erased {
+			return err // the number was erased: its workflow's last writes would store it again
+		}
 		if p.Message != nil {
 			if err := saveMessage(ctx, tx, *p.Message); err != nil {
 				return err
@@ -80,7 +83,7 @@ func (s *Store) Publish(ctx context.Context, p Publication) error {
 			if c.Remove {
 				action = OptIn
 			}
-			if err := (&Tx{tx: tx}).applyRecorded(ctx, OptChange{PortalID: c.PortalID, Channel: c.Channel, Phone: c.Phone,
+			if err := (&Tx{tx: tx, hashKey: s.PhoneHashKey}).applyRecorded(ctx, OptChange{PortalID: c.PortalID, Channel: c.Channel, Phone: c.Phone,
 				Action: action, Source: c.Reason, MessageID: c.MessageID}); err != nil {
 				return err
 			}
@@ -99,6 +102,25 @@ func (s *Store) Publish(ctx context.Context, p Publication) error {
 		return fmt.Errorf("store: publish: %w", err)
 	}
 	return nil
+}
+
+// publishesErased reports whether the publication is about a message whose number was erased.
+func publishesErased(ctx context.Context, tx pgx.Tx, p Publication) (bool, error) {
+	id := ""
+	switch {
+	case p.Message != nil:
+		id = p.Message.ID
+	case p.Event != nil && p.Event.MessageID != nil:
+		id = *p.Event.MessageID
+	case p.Suppression != nil:
+		id = p.Suppression.MessageID
+	}
+	if id == "" {
+		return false, nil
+	}
+	var erased bool
+	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM erased_messages WHERE message_id = $1)`, id).Scan(&erased)
+	return erased, err
 }
 
 // updateRecord applies a record update with the record's row locked, so the updates of one

@@ -27,6 +27,14 @@ type Store struct {
 	Pool *pgxpool.Pool
 	// LinkTTL is how long a link made by CreateShortLink answers (LINK_TTL).
 	LinkTTL time.Duration
+	// PhoneHashKey keys the hash a suppression keeps of its number once the number's messages are
+	// purged or erased (PHONE_HASH_KEY, the SmsPhoneHash key). Without it, only suppressions in
+	// clear are matched, and purge and erasure refuse to run.
+	PhoneHashKey []byte
+	// OnDisconnect, when set, is called after DisconnectPortal disconnected a connected portal
+	// (the worker and the API cancel the portal's running message workflows there). It must not
+	// block for long: the token refresh that found the portal revoked waits for it.
+	OnDisconnect func(ctx context.Context, portalID int64)
 }
 
 // Open creates a pool. It does not wait for the server: a process may start while PostgreSQL is

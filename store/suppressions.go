@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+
+	"smsflow/phone"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -50,11 +53,28 @@ type SuppressionEvent struct {
 	At        time.Time
 }
 
-// Suppressed reports whether phone opted out of channel for the portal, and why.
+// hashedPrefix marks a number kept only as its keyed hash (suppressions and their history after
+// the number's messages were purged or erased).
+const hashedPrefix = "hash:"
+
+// HashedPhone is how a suppression stores phone once only its hash may stay: "hash:" and the
+// keyed hash of the SmsPhoneHash search attribute.
+func HashedPhone(key []byte, e164 string) string { return hashedPrefix + phone.Hash(key, e164) }
+
+// phoneForms are the stored forms a number may have: in clear, and hashed when a key is known.
+func phoneForms(key []byte, e164 string) []string {
+	if len(key) == 0 || strings.HasPrefix(e164, hashedPrefix) {
+		return []string{e164}
+	}
+	return []string{e164, HashedPhone(key, e164)}
+}
+
+// Suppressed reports whether phone opted out of channel for the portal, and why. It matches the
+// number in clear and, once its data was purged or erased, by its keyed hash.
 func (s *Store) Suppressed(ctx context.Context, portalID int64, channel, phone string) (bool, string, error) {
 	var reason string
-	err := s.Pool.QueryRow(ctx, `SELECT reason FROM suppressions WHERE portal_id = $1 AND channel = $2 AND phone = $3`,
-		portalID, channel, phone).Scan(&reason)
+	err := s.Pool.QueryRow(ctx, `SELECT reason FROM suppressions WHERE portal_id = $1 AND channel = $2 AND phone = ANY($3) LIMIT 1`,
+		portalID, channel, phoneForms(s.PhoneHashKey, phone)).Scan(&reason)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, "", nil
 	}
@@ -95,8 +115,8 @@ func (t *Tx) applyRecorded(ctx context.Context, c OptChange) error {
 	if c.MessageID != "" {
 		var done bool
 		if err := t.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM suppression_events
-		WHERE message_id = $1 AND source = $2 AND action = $3 AND portal_id = $4 AND channel = $5 AND phone = $6)`,
-			c.MessageID, c.Source, c.Action, c.PortalID, c.Channel, c.Phone).Scan(&done); err != nil || done {
+		WHERE message_id = $1 AND source = $2 AND action = $3 AND portal_id = $4 AND channel = $5 AND phone = ANY($6))`,
+			c.MessageID, c.Source, c.Action, c.PortalID, c.Channel, phoneForms(t.hashKey, c.Phone)).Scan(&done); err != nil || done {
 			return err
 		}
 	}
@@ -124,24 +144,27 @@ func (t *Tx) ChangeOpt(ctx context.Context, c OptChange) (changed bool, err erro
 	}
 	switch c.Action {
 	case OptOut:
+		// A number kept as a hash is on the list already: it keeps that row and its reason.
 		tag, err = t.tx.Exec(ctx, `INSERT INTO suppressions (portal_id, channel, phone, reason, message_id)
-		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (portal_id, channel, phone) DO NOTHING`, c.PortalID, c.Channel, c.Phone, c.Source, msg)
+		SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM suppressions WHERE portal_id = $1 AND channel = $2 AND phone = ANY($6))
+		ON CONFLICT (portal_id, channel, phone) DO NOTHING`, c.PortalID, c.Channel, c.Phone, c.Source, msg, phoneForms(t.hashKey, c.Phone))
 	case OptIn:
-		tag, err = t.tx.Exec(ctx, `DELETE FROM suppressions WHERE portal_id = $1 AND channel = $2 AND phone = $3`,
-			c.PortalID, c.Channel, c.Phone)
+		tag, err = t.tx.Exec(ctx, `DELETE FROM suppressions WHERE portal_id = $1 AND channel = $2 AND phone = ANY($3)`,
+			c.PortalID, c.Channel, phoneForms(t.hashKey, c.Phone))
 	default:
 		return false, fmt.Errorf("store: opt change %q is neither %s nor %s", c.Action, OptOut, OptIn)
 	}
 	if err != nil {
 		return false, err
 	}
-	return tag.RowsAffected() == 1, nil
+	return tag.RowsAffected() >= 1, nil
 }
 
-// SuppressionHistory lists a number's opt-outs and opt-ins for a portal's channel, oldest first.
+// SuppressionHistory lists a number's opt-outs and opt-ins for a portal's channel, oldest first
+// (entries kept as a hash included).
 func (s *Store) SuppressionHistory(ctx context.Context, portalID int64, channel, phone string) ([]SuppressionEvent, error) {
 	rows, _ := s.Pool.Query(ctx, `SELECT id, portal_id, channel, phone, action, source, keyword, message_id::text, event_seq, at
-	FROM suppression_events WHERE portal_id = $1 AND channel = $2 AND phone = $3 ORDER BY at, id`, portalID, channel, phone)
+	FROM suppression_events WHERE portal_id = $1 AND channel = $2 AND phone = ANY($3) ORDER BY at, id`, portalID, channel, phoneForms(s.PhoneHashKey, phone))
 	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[SuppressionEvent])
 	if err != nil {
 		return nil, fmt.Errorf("store: suppression history: %w", err)

@@ -16,9 +16,13 @@ type dbtx interface {
 
 // Tx is one transaction: what an inbound webhook stores — the event, its signal, the
 // suppression it causes — is committed together or not at all.
-type Tx struct{ tx pgx.Tx }
+type Tx struct {
+	tx pgx.Tx
+	// hashKey is the store's PhoneHashKey: suppressions kept as a hash are matched with it.
+	hashKey []byte
+}
 
 // InTx runs fn in a transaction, committed when fn returns nil and rolled back otherwise.
 func (s *Store) InTx(ctx context.Context, fn func(*Tx) error) error {
-	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error { return fn(&Tx{tx: tx}) })
+	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error { return fn(&Tx{tx: tx, hashKey: s.PhoneHashKey}) })
 }

@@ -18,6 +18,7 @@ import (
 
 	"smsflow/api"
 	"smsflow/config"
+	"smsflow/retention"
 	"smsflow/store"
 )
 
@@ -56,6 +57,8 @@ func run(logger *slog.Logger) error {
 		return err
 	}
 	defer tc.Close()
+	// A portal found revoked at a token refresh has its running messages stopped at once.
+	db.OnDisconnect = retention.PortalStopper{Temporal: tc, Namespace: cfg.TemporalNamespace, TaskQueue: cfg.TemporalTaskQueue}.OnDisconnect(logger)
 
 	gin.SetMode(gin.ReleaseMode)
 	router := api.NewRouter(api.Deps{

@@ -5,6 +5,11 @@
 //	smsflowctl senders list -portal 62515                         the portal's senders
 //	smsflowctl senders add -portal 62515 [-default] ACME +3361…   let the portal send from these
 //	smsflowctl senders remove -portal 62515 ACME                  stop it
+//	smsflowctl erase -portal 62515 [-country FR] +3361…           erase a number's data (privacy request)
+//	smsflowctl disconnect -portal 62515                           disconnect a portal, stop its messages
+//
+// erase and disconnect also reach Temporal (TEMPORAL_ADDRESS, …) to cancel running workflows;
+// erase needs PHONE_HASH_KEY: the number's suppressions stay as its keyed hash.
 package main
 
 import (
@@ -20,7 +25,11 @@ import (
 	"syscall"
 	"text/tabwriter"
 
+	"go.temporal.io/sdk/client"
+
 	"smsflow/config"
+	"smsflow/phone"
+	"smsflow/retention"
 	"smsflow/store"
 )
 
@@ -37,7 +46,9 @@ const usage = `usage:
   smsflowctl reencrypt-tokens
   smsflowctl senders list -portal ID
   smsflowctl senders add -portal ID [-default] [-source manual|carrier] SENDER...
-  smsflowctl senders remove -portal ID SENDER...`
+  smsflowctl senders remove -portal ID SENDER...
+  smsflowctl erase -portal ID [-country CC] PHONE
+  smsflowctl disconnect -portal ID`
 
 func run(ctx context.Context, args []string, out io.Writer, lookup func(string) (string, bool)) error {
 	if len(args) == 0 {
@@ -63,6 +74,8 @@ func run(ctx context.Context, args []string, out io.Writer, lookup func(string) 
 			return errors.New(usage)
 		}
 		return senders(ctx, db, args[1], args[2:], out)
+	case "erase", "disconnect":
+		return stop(ctx, db, cfg, args[0], args[1:], out)
 	}
 	return fmt.Errorf("unknown command %q\n%s", args[0], usage)
 }
@@ -145,4 +158,52 @@ func senders(ctx context.Context, db *store.Store, verb string, args []string, o
 		return nil
 	}
 	return fmt.Errorf("unknown senders command %q\n%s", verb, usage)
+}
+
+// stop erases a number of a portal, or disconnects a portal; both cancel the running workflows
+// concerned.
+func stop(ctx context.Context, db *store.Store, cfg config.Config, verb string, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet(verb, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	portal := fs.Int64("portal", 0, "HubSpot portal id")
+	country := fs.String("country", "", "region of a number written without its country code")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w\n%s", err, usage)
+	}
+	if *portal <= 0 {
+		return errors.New("-portal is required\n" + usage)
+	}
+	topts, err := cfg.TemporalClientOptions()
+	if err != nil {
+		return err
+	}
+	tc, err := client.DialContext(ctx, topts)
+	if err != nil {
+		return fmt.Errorf("temporal: %w", err)
+	}
+	defer tc.Close()
+	if verb == "disconnect" {
+		if err := db.DisconnectPortal(ctx, *portal); err != nil {
+			return err
+		}
+		n, err := retention.PortalStopper{Temporal: tc, Namespace: cfg.TemporalNamespace, TaskQueue: cfg.TemporalTaskQueue}.StopPortal(ctx, *portal)
+		fmt.Fprintf(out, "portal %d disconnected; %d running workflows cancelled\n", *portal, n)
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("one phone number\n" + usage)
+	}
+	num, err := phone.Parse(fs.Arg(0), *country)
+	if err != nil {
+		return err
+	}
+	if cfg.PhoneHashKey == "" {
+		return errors.New("PHONE_HASH_KEY must be set: the number's suppressions stay as its keyed hash")
+	}
+	db.PhoneHashKey = []byte(cfg.PhoneHashKey)
+	eraser := &retention.Eraser{Store: db, Temporal: tc, Namespace: cfg.TemporalNamespace, TaskQueue: cfg.TemporalTaskQueue, PhoneHashKey: db.PhoneHashKey}
+	done, err := eraser.EraseNumber(ctx, *portal, num.E164)
+	fmt.Fprintf(out, "erased %d messages of the number in portal %d; %d running workflows cancelled; %d suppressions kept as a hash\n",
+		done.Messages, *portal, done.WorkflowsCancelled, done.HashedSuppressions)
+	return err
 }

@@ -20,6 +20,7 @@ import (
 	"smsflow/config"
 	"smsflow/hubspotsync"
 	"smsflow/metrics"
+	"smsflow/retention"
 	"smsflow/signalbox"
 	"smsflow/store"
 	"smsflow/workflows"
@@ -62,6 +63,8 @@ func run(logger *slog.Logger) error {
 		return err
 	}
 	defer tc.Close()
+	// A portal found revoked at a token refresh has its running messages stopped at once.
+	db.OnDisconnect = retention.PortalStopper{Temporal: tc, Namespace: cfg.TemporalNamespace, TaskQueue: cfg.TemporalTaskQueue}.OnDisconnect(logger)
 	acts, err := activities.FromConfig(cfg, db, logger)
 	if err != nil {
 		return err
@@ -77,6 +80,11 @@ func run(logger *slog.Logger) error {
 	w, err := workflows.NewWorker(ctx, tc, cfg.TemporalNamespace, cfg.TemporalTaskQueue,
 		worker.Options{WorkerStopTimeout: cfg.WorkerStopTimeout}, acts)
 	if err != nil {
+		return err
+	}
+	// The daily retention purge runs on this worker; the first worker to start creates its schedule.
+	retention.Register(w, &retention.Activities{Store: db, Retention: cfg.MessageRetention, Log: logger})
+	if err := retention.EnsureSchedule(ctx, tc, cfg.TemporalTaskQueue); err != nil {
 		return err
 	}
 	// Inbound events the API stored but could not signal reach their workflows from here.

@@ -28,6 +28,7 @@ import (
 	"smsflow/hubspotsync"
 	"smsflow/metrics"
 	"smsflow/payloadcodec/codectest"
+	"smsflow/retention"
 	"smsflow/signalbox"
 	"smsflow/store"
 	"smsflow/workflows"
@@ -184,6 +185,10 @@ func Start(ctx context.Context, tc client.Client, o Options) (s *Stack, err erro
 		}
 	}
 
+	// As cmd/worker and cmd/api: a portal disconnected at a token refresh has its running messages
+	// (on this stack's task queue) stopped at once.
+	s.DB.OnDisconnect = retention.PortalStopper{Temporal: tc, Namespace: s.Config.TemporalNamespace,
+		TaskQueue: s.Config.TemporalTaskQueue}.OnDisconnect(o.Log)
 	if !o.ExternalWorker {
 		acts, err := activities.FromConfig(s.Config, s.DB, o.Log)
 		if err != nil {
@@ -194,6 +199,7 @@ func Start(ctx context.Context, tc client.Client, o Options) (s *Stack, err erro
 		if err != nil {
 			return nil, err
 		}
+		retention.Register(w, &retention.Activities{Store: s.DB, Retention: s.Config.MessageRetention, Log: o.Log})
 		if err = w.Start(); err != nil {
 			return nil, err
 		}
