@@ -80,8 +80,8 @@ func TestUninstallEndsHeldMessage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Status != string(outcome.SMSNotSent) || (m.ErrorCode != string(outcome.PortalDisconnected) && m.ErrorCode != string(outcome.Cancelled)) {
-		t.Fatalf("message log = %s %s, want NOT_SENT PORTAL_DISCONNECTED (or CANCELLED)", m.Status, m.ErrorCode)
+	if m.Status != string(outcome.SMSNotSent) || m.ErrorCode != string(outcome.PortalDisconnected) {
+		t.Fatalf("message log = %s %s, want NOT_SENT PORTAL_DISCONNECTED", m.Status, m.ErrorCode)
 	}
 	t.Logf("uninstalled held message ended %s %s", m.Status, m.ErrorCode)
 	if s.sim.Stats().SendRequests != 0 {
@@ -103,9 +103,8 @@ func TestErasureEndsHeldMessageAndLeavesNoRow(t *testing.T) {
 		t.Fatalf("the held message's workflow closed %v, want cancelled", st)
 	}
 	c := s.completion("cb-erase")
-	if c.Outputs["sms_status"] != string(outcome.SMSNotSent) ||
-		(c.Outputs["error_code"] != string(outcome.Erased) && c.Outputs["error_code"] != string(outcome.Cancelled)) {
-		t.Fatalf("completed with %v, want NOT_SENT ERASED (or CANCELLED)", c.Outputs)
+	if c.Outputs["sms_status"] != string(outcome.SMSNotSent) || c.Outputs["error_code"] != string(outcome.Erased) {
+		t.Fatalf("completed with %v, want NOT_SENT ERASED", c.Outputs)
 	}
 	t.Logf("erased held message completed with error_code %s", c.Outputs["error_code"])
 	var rows int

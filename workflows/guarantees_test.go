@@ -179,3 +179,20 @@ func TestCompletionFailureIsRetriedByTheCleanup(t *testing.T) {
 		t.Fatalf("completed = %+v, want the SENT outcome once, by the cleanup", l.completed)
 	}
 }
+
+// The app uninstalled while a message was held: its cancelled run says PORTAL_DISCONNECTED.
+func TestCancelledByUninstallSaysPortalDisconnected(t *testing.T) {
+	l := newLifecycle(t)
+	l.render = func(activities.RenderInput) (activities.Rendered, error) {
+		return activities.Rendered{Text: "Hi", Encoding: "GSM7", Segments: 1, SendAt: time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC), Held: true}, nil
+	}
+	l.cancelled = activities.CancellationReason{Code: outcome.PortalDisconnected, Message: "the HubSpot account disconnected the app"}
+	l.at(time.Hour, func() { l.env.CancelWorkflow() })
+	l.env.ExecuteWorkflow(SendSMSName, request(WaitNone))
+	if err := l.env.GetWorkflowError(); !temporal.IsCanceledError(err) {
+		t.Fatalf("workflow error = %v, want cancelled", err)
+	}
+	if len(l.synced) != 1 || l.synced[0].Status != outcome.SMSNotSent || l.synced[0].ErrorCode != outcome.PortalDisconnected {
+		t.Fatalf("published %+v, want NOT_SENT PORTAL_DISCONNECTED", l.synced)
+	}
+}

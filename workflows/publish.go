@@ -158,11 +158,18 @@ func (s *sms) result() SMSResult {
 // The workflow still ends failed or cancelled, so operators see what happened.
 func (s *sms) endAfterFailure(ctx workflow.Context, cause error) (SMSResult, error) {
 	code, message := outcome.LifecycleFailed, "the message's lifecycle failed: "+rootMessage(cause)
-	if temporal.IsCanceledError(cause) {
-		code, message = outcome.Cancelled, "the message was cancelled before it went"
-	}
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	s.ending = true
+	if temporal.IsCanceledError(cause) {
+		// Who cancelled says why: the portal disconnected the app, the number was erased, or an
+		// operator.
+		code, message = outcome.Cancelled, "the message was cancelled before it went"
+		var why activities.CancellationReason
+		if err := workflow.ExecuteLocalActivity(s.localOptions(dctx), s.a.CancellationReason,
+			activities.CancellationInput{PortalID: s.req.PortalID, MessageID: s.req.MessageID}).Get(dctx, &why); err == nil && why.Code != "" {
+			code, message = why.Code, why.Message
+		}
+	}
 	var err error
 	if s.state.Status == outcome.Pending {
 		err = s.notSent(dctx, code, message)

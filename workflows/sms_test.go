@@ -33,6 +33,8 @@ type lifecycle struct {
 	send    func(activities.DispatchInput) (activities.DispatchResult, error)
 	// complete answers CompleteAction; completed lists those it took.
 	complete func(activities.CompleteInput) error
+	// cancelled is what CancellationReason answers.
+	cancelled activities.CancellationReason
 }
 
 func newLifecycle(t *testing.T) *lifecycle {
@@ -88,6 +90,9 @@ func newLifecycle(t *testing.T) *lifecycle {
 			}
 			return nil
 		}).Maybe()
+	l.cancelled = activities.CancellationReason{Code: outcome.Cancelled, Message: activities.CancelledMessage}
+	l.env.OnActivity(act.CancellationReason, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.CancellationInput) (activities.CancellationReason, error) { return l.cancelled, nil }).Maybe()
 	l.env.OnActivity(act.CompleteAction, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.CompleteInput) error {
 			if l.complete != nil {
