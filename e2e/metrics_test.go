@@ -48,8 +48,11 @@ func TestMetricsAndLogsEndToEnd(t *testing.T) {
 	// SDK's metrics handler.
 	addr := testenv.Require(t, "TEMPORAL_ADDRESS")
 	cfg, err := config.FromLookup(func(k string) (string, bool) {
-		if k == "TEMPORAL_ADDRESS" {
+		switch k {
+		case "TEMPORAL_ADDRESS":
 			return addr, true
+		case "PAYLOAD_KEYS":
+			return harness.PayloadKeys, true // the key the harness's services use
 		}
 		return os.LookupEnv(k)
 	})

@@ -92,7 +92,9 @@ func newLifecycle(t *testing.T) *lifecycle {
 		}).Maybe()
 	l.cancelled = activities.CancellationReason{Code: outcome.Cancelled, Message: activities.CancelledMessage}
 	l.env.OnActivity(act.CancellationReason, mock.Anything, mock.Anything).Return(
-		func(context.Context, activities.CancellationInput) (activities.CancellationReason, error) { return l.cancelled, nil }).Maybe()
+		func(context.Context, activities.CancellationInput) (activities.CancellationReason, error) {
+			return l.cancelled, nil
+		}).Maybe()
 	l.env.OnActivity(act.CompleteAction, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.CompleteInput) error {
 			if l.complete != nil {
