@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"smsflow/internal/testenv"
+	"smsflow/payloadcodec/codectest"
 	"smsflow/store"
 )
 
@@ -34,7 +35,7 @@ func TestEraseAndDisconnect(t *testing.T) {
 	if err := db.Suppress(ctx, 7, "sms", number, store.SourceStopReply, ""); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{"DATABASE_URL": url, "TEMPORAL_ADDRESS": temporal}
+	env := map[string]string{"DATABASE_URL": url, "TEMPORAL_ADDRESS": temporal, "PAYLOAD_KEYS": codectest.Keys}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	var out bytes.Buffer
 	if err := run(ctx, []string{"erase", "-portal", "7", number}, &out, lookup); err == nil || !strings.Contains(err.Error(), "PHONE_HASH_KEY") {
