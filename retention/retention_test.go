@@ -148,7 +148,7 @@ func TestScheduleCreatedOnce(t *testing.T) {
 			t.Fatalf("start %d: %v", i+1, err)
 		}
 	}
-	h := tc.ScheduleClient().GetHandle(ctx, retention.ScheduleID)
+	h := tc.ScheduleClient().GetHandle(ctx, retention.ScheduleID("retention-schedule-test"))
 	t.Cleanup(func() { _ = h.Delete(context.Background()) })
 	d, err := h.Describe(ctx)
 	if err != nil {

@@ -12,8 +12,9 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-// ScheduleID is the Temporal Schedule that starts the purge every day.
-const ScheduleID = "smsflow-retention-purge"
+// ScheduleID is the Temporal Schedule that starts the purge every day, one per task queue: the
+// deployments sharing a namespace on other task queues have databases of their own to purge.
+func ScheduleID(taskQueue string) string { return "smsflow-retention-purge-" + taskQueue }
 
 // PurgeWorkflowID is the id of the purge runs the schedule starts (the schedule appends the time).
 const PurgeWorkflowID = "retention-purge"
@@ -35,7 +36,7 @@ func Register(w Registry, a *Activities) {
 // one skip; a day missed while the cluster was down is caught up within a day.
 func EnsureSchedule(ctx context.Context, c client.Client, taskQueue string) error {
 	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
-		ID: ScheduleID,
+		ID: ScheduleID(taskQueue),
 		Spec: client.ScheduleSpec{
 			Intervals: []client.ScheduleIntervalSpec{{Every: 24 * time.Hour, Offset: 3*time.Hour + 17*time.Minute}},
 		},
@@ -50,7 +51,7 @@ func EnsureSchedule(ctx context.Context, c client.Client, taskQueue string) erro
 		Note:          "purges message data older than MESSAGE_RETENTION (smsflow worker)",
 	})
 	if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-		return fmt.Errorf("retention: create schedule %s: %w", ScheduleID, err)
+		return fmt.Errorf("retention: create schedule %s: %w", ScheduleID(taskQueue), err)
 	}
 	return nil
 }
