@@ -297,6 +297,38 @@ func TestPrepareShortensLinks(t *testing.T) {
 	}
 }
 
+// The action's "Unsubscribe link" box adds the link at the end of a text without {UNSUB_URL};
+// a text that places it keeps its one link; without the box and the token there is none.
+func TestPrepareUnsubscribeBox(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	for _, tc := range []struct {
+		text  string
+		box   bool
+		links int
+		ends  bool // the link ends the text
+	}{
+		{"Soldes ce week-end", true, 1, true},
+		{"Desinscription {UNSUB_URL} - soldes", true, 1, false},
+		{"Soldes ce week-end", false, 0, false},
+	} {
+		in := prepareInput(newID(), "106", map[string]string{"mobilephone": "+33612345678", "firstname": ""}, tc.text, "transactional")
+		in.Render.UnsubscribeURL = tc.box
+		p, err := s.acts.Prepare(s.ctx, in)
+		if err != nil || p.Rendered.ErrorCode != "" {
+			t.Fatalf("Prepare(%q) = %+v, %v", tc.text, p.Rendered, err)
+		}
+		text := p.Rendered.Text
+		found := unsubLink.FindAllStringIndex(text, -1)
+		if len(found) != tc.links || strings.Contains(text, "{UNSUB_URL}") {
+			t.Errorf("%q (box %v) became %q: %d unsubscribe links, want %d", tc.text, tc.box, text, len(found), tc.links)
+			continue
+		}
+		if tc.ends && !unsubLink.MatchString(text[strings.LastIndex(text, "\n")+1:]) {
+			t.Errorf("%q (box %v) became %q: the link is not on its last line", tc.text, tc.box, text)
+		}
+	}
+}
+
 // French marketing may not go on a Sunday: it is held to Monday 08:00 in Paris; inside the
 // window, or transactional, it goes at once.
 func TestPrepareSendTime(t *testing.T) {

@@ -27,10 +27,14 @@ type RenderInput struct {
 	NationalLanguage string            `json:"NationalLanguage"`
 	MaxSegments      int               `json:"MaxSegments"`
 	AddStop          bool              `json:"AddStop"`
-	ShortenURLs      bool              `json:"ShortenURLs"`
-	UTM              map[string]string `json:"UTM"`
-	Now              time.Time         `json:"Now"`    // workflow time: the instant the send time is computed from
-	SendAt           *time.Time        `json:"SendAt"` // the user's scheduled time
+	// UnsubscribeURL adds the unsubscribe link at the end of a text that has no {UNSUB_URL} of
+	// its own (the action's "Unsubscribe link" box); a {UNSUB_URL} written in the text is always
+	// replaced.
+	UnsubscribeURL bool              `json:"UnsubscribeURL"`
+	ShortenURLs    bool              `json:"ShortenURLs"`
+	UTM            map[string]string `json:"UTM"`
+	Now            time.Time         `json:"Now"`    // workflow time: the instant the send time is computed from
+	SendAt         *time.Time        `json:"SendAt"` // the user's scheduled time
 	// LinkHosts is the portal's allowlist of tracked link hosts (see render.HostAllowed); empty:
 	// any host. Filled by Prepare from the portal's settings.
 	LinkHosts []string `json:"LinkHosts"`
@@ -121,6 +125,9 @@ func (a *Activities) render(ctx context.Context, in RenderInput) (Rendered, erro
 // template link whose host comes from a token, or one to a host off the portal's allowlist.
 func (a *Activities) templateLinks(ctx context.Context, in RenderInput) (string, error) {
 	text := render.CompactTokens(in.Text)
+	if in.UnsubscribeURL && !strings.Contains(text, render.UnsubscribeToken) {
+		text = strings.TrimRight(text, " \n") + "\n" + render.UnsubscribeToken
+	}
 	if strings.Contains(text, render.UnsubscribeToken) {
 		code, err := a.Store.CreateShortLink(ctx, in.MessageID, in.PortalID, store.LinkUnsubscribe, "")
 		if err != nil {

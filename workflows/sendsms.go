@@ -203,7 +203,7 @@ func (s *sms) resolveAndRender(ctx workflow.Context) (bool, error) {
 		Render: activities.RenderInput{
 			MessageID: s.req.MessageID, PortalID: s.req.PortalID, Text: in.Message, MessageType: in.MessageType,
 			AllowUnicode: in.AllowUnicode, NationalLanguage: in.NationalLanguage, MaxSegments: in.MaxSegments,
-			AddStop: in.AddStop, ShortenURLs: in.ShortenURLs, UTM: in.UTM, Now: workflow.Now(ctx), SendAt: in.SendAt,
+			AddStop: in.AddStop, UnsubscribeURL: in.UnsubscribeURL, ShortenURLs: in.ShortenURLs, UTM: in.UTM, Now: workflow.Now(ctx), SendAt: in.SendAt,
 		},
 		Message: s.event(outcome.Pending, workflow.Now(ctx), wfID),
 	}).Get(ctx, &p); err != nil {
