@@ -2,8 +2,6 @@ package activities
 
 import (
 	"context"
-
-	"smsflow/hubspot"
 )
 
 // CompleteAction completes the blocked HubSpot workflow action with the message's outcome and
@@ -13,14 +11,6 @@ import (
 // for the portal's reset); a disconnected portal cannot be completed (HubSpot expires the action
 // after hs_expiration_duration); a permanent refusal is stored on the message and ends the step.
 func (a *Activities) CompleteAction(ctx context.Context, in CompleteInput) error {
-	if in.FailContinue {
-		outputs := make(map[string]string, len(in.Outputs)+1)
-		for k, v := range in.Outputs {
-			outputs[k] = v
-		}
-		outputs[hubspot.OutputState] = hubspot.StateFailContinue
-		in.Outputs = outputs
-	}
 	if err := a.completeAction(ctx, in); err != nil {
 		return a.keepPermanent(ctx, in.MessageID, "hubspot_complete:"+in.CallbackID, err)
 	}

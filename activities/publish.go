@@ -212,19 +212,22 @@ func change(ev StatusEvent, opt *OptOutInput) hubspotsync.Change {
 // completeAction completes the blocked HubSpot workflow action with the outcome, and records the
 // outputs it was completed with: HubSpot executing the same callbackId again is answered with them.
 func (a *Activities) completeAction(ctx context.Context, in CompleteInput) error {
-	err := a.HubSpot.CompleteCallback(ctx, in.PortalID, in.CallbackID, in.Outputs)
-	if errors.Is(err, hubspot.ErrPortalDisconnected) {
-		return nil // nobody can complete it now; HubSpot expires it after hs_expiration_duration
-	}
-	if err != nil || in.Outputs["message_id"] == "" {
-		return err
-	}
 	outputs := make(map[string]string, len(in.Outputs)+1)
 	for k, v := range in.Outputs {
 		outputs[k] = v
 	}
-	if outputs[hubspot.OutputState] == "" {
-		outputs[hubspot.OutputState] = hubspot.StateSuccess // what CompleteCallback sent
+	switch {
+	case in.FailContinue:
+		outputs[hubspot.OutputState] = hubspot.StateFailContinue
+	case outputs[hubspot.OutputState] == "":
+		outputs[hubspot.OutputState] = hubspot.StateSuccess
 	}
-	return a.Store.RecordActionOutcome(ctx, in.Outputs["message_id"], outputs)
+	err := a.HubSpot.CompleteCallback(ctx, in.PortalID, in.CallbackID, outputs)
+	if errors.Is(err, hubspot.ErrPortalDisconnected) {
+		return nil // nobody can complete it now; HubSpot expires it after hs_expiration_duration
+	}
+	if err != nil || outputs["message_id"] == "" {
+		return err
+	}
+	return a.Store.RecordActionOutcome(ctx, outputs["message_id"], outputs)
 }

@@ -142,16 +142,9 @@ func (f *Fake) patchObject(w http.ResponseWriter, r *http.Request, portal int64,
 		writeError(w, 400, "VALIDATION_ERROR", "properties expected")
 		return
 	}
-	names := make([]string, 0, len(in.Properties))
-	for n := range in.Properties {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		if !f.knownProperty(portal, typ, n) {
-			writeError(w, 400, "VALIDATION_ERROR", "Property values were not valid: Property \""+n+"\" does not exist")
-			return
-		}
+	if n := f.unknownProperty(portal, typ, in.Properties); n != "" {
+		writeError(w, 400, "VALIDATION_ERROR", "Property values were not valid: Property \""+n+"\" does not exist")
+		return
 	}
 	for n, v := range in.Properties {
 		obj[n] = v
@@ -196,16 +189,9 @@ func (f *Fake) batchUpdate(w http.ResponseWriter, r *http.Request, portal int64,
 			return
 		}
 		seen[u.ID] = true
-		names := make([]string, 0, len(u.Properties))
-		for n := range u.Properties {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			if !f.knownProperty(portal, typ, n) {
-				writeError(w, 400, "VALIDATION_ERROR", "Property values were not valid: Property \""+n+"\" does not exist")
-				return
-			}
+		if n := f.unknownProperty(portal, typ, u.Properties); n != "" {
+			writeError(w, 400, "VALIDATION_ERROR", "Property values were not valid: Property \""+n+"\" does not exist")
+			return
 		}
 	}
 	results, errs := []any{}, []any{}
@@ -334,4 +320,20 @@ func (f *Fake) associations(w http.ResponseWriter, r *http.Request, portal int64
 			"link": fmt.Sprintf("%s?after=%d", r.URL.Path, end)}}
 	}
 	writeJSON(w, 200, out)
+}
+
+// unknownProperty is the first (by name) of props that the portal's object type does not have,
+// "" when all exist. The caller holds f.mu.
+func (f *Fake) unknownProperty(portal int64, typ string, props map[string]string) string {
+	names := make([]string, 0, len(props))
+	for n := range props {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if !f.knownProperty(portal, typ, n) {
+			return n
+		}
+	}
+	return ""
 }
