@@ -268,8 +268,10 @@ func (s *Sender) deliverPortal(ctx context.Context, portal int64) (int, error) {
 	// A few claims per pass: a portal with a large backlog gives its slot back now and then, so
 	// the other portals' rows are not stuck behind it.
 	for claims := 0; claims < claimsPerPass && ctx.Err() == nil; claims++ {
-		if ok, err := s.Store.LeaseOutboxPortal(ctx, portal, s.Owner, s.now(), s.Lease); err != nil || !ok {
-			return finished, err
+		if claims > 0 { // renew the lease taken above for the next claim
+			if ok, err := s.Store.LeaseOutboxPortal(ctx, portal, s.Owner, s.now(), s.Lease); err != nil || !ok {
+				return finished, err
+			}
 		}
 		p := &pass{s: s, portal: portal, claim: uuid.NewString(), settings: settings, retry: map[int64]error{}, dead: map[int64]error{}}
 		rows, err := s.Store.ClaimOutbox(ctx, portal, p.claim, s.now(), s.Lease, s.ClaimSize)
