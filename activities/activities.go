@@ -87,7 +87,7 @@ func FromConfig(cfg config.Config, db *store.Store, log *slog.Logger) (*Activiti
 
 // DefaultSettings are the lifecycle settings of a portal that set none.
 var DefaultSettings = Settings{
-	DeliveryTimeout: 48 * time.Hour,
+	DeliveryTimeout: 72 * time.Hour,
 	ListenAfter:     7 * 24 * time.Hour,
 	DefaultWait:     24 * time.Hour,
 	MaxSegments:     5,

@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"smsflow/carrier/dispatch"
 	"smsflow/compliance"
 	"smsflow/hubspot"
 	"smsflow/outcome"
 	"smsflow/store"
-	"strconv"
-	"strings"
-	"time"
 )
 
 // PropSMSConsent is the record property holding SMS consent where a country requires it (created
@@ -107,4 +109,42 @@ func (a *Activities) quotaWake(resets time.Time, in DispatchCheckInput) (time.Ti
 		return resets, ""
 	}
 	return d.SendAt, ", in the window: " + d.Reason
+}
+
+// checkRefusal is the pre-dispatch check's refusal, returned by the dispatch's gate.
+type checkRefusal struct {
+	code    outcome.Code
+	message string
+}
+
+func (r *checkRefusal) Error() string { return string(r.code) + ": " + r.message }
+
+// checkGate runs the pre-dispatch check as the dispatch's gate, right before the carrier call:
+// once per dispatch (a failover to the secondary carrier is not checked again), at the gate's
+// time. Nil without a check to make.
+func (a *Activities) checkGate(ctx context.Context, in *DispatchCheckInput) dispatch.Gate {
+	if in == nil {
+		return nil
+	}
+	var done *dispatch.Hold
+	return func(now time.Time) (dispatch.Hold, error) {
+		if done != nil {
+			return *done, nil
+		}
+		c := *in
+		c.Now = now
+		res, err := a.CheckBeforeDispatch(ctx, c)
+		if err != nil {
+			return dispatch.Hold{}, err
+		}
+		if res.ErrorCode != "" {
+			return dispatch.Hold{}, &checkRefusal{code: res.ErrorCode, message: res.ErrorMessage}
+		}
+		var hold dispatch.Hold
+		if res.DeferUntil != nil {
+			hold = dispatch.Hold{Until: *res.DeferUntil, Reason: res.DeferReason}
+		}
+		done = &hold
+		return hold, nil
+	}
 }

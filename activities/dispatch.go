@@ -34,6 +34,15 @@ type DispatchInput struct {
 	Country     string   `json:"Country"`     // rules country: the number's region, else the action's country
 	Timezones   []string `json:"Timezones"`   // the number's time zones; empty: the country rule's own
 	MessageType string   `json:"MessageType"` // marketing | transactional
+
+	// Check, when set, is checked right before the carrier call (CheckBeforeDispatch: the
+	// suppression list, consent, the portal's connection, the quotas); a refusal comes back as a
+	// NOT_SENT result with Refused, a quota's defer as DeferUntil. A retry of a message that
+	// already left is not checked again.
+	Check *DispatchCheckInput `json:"Check"`
+	// Sent, when set, is published (message log, HubSpot) once the carrier took the message, with
+	// the carrier's answer filled in, in this activity: no step of its own follows the dispatch.
+	Sent *StatusEvent `json:"Sent"`
 }
 
 // DispatchResult is the carrier's answer, or the window's.
@@ -49,6 +58,10 @@ type DispatchResult struct {
 	// was sent and no attempt is left open; the message holds until then and dispatches again.
 	DeferUntil  *time.Time `json:"DeferUntil"`
 	DeferReason string     `json:"DeferReason"`
+	// Refused: the pre-dispatch check refused the message (ErrorCode says why); no carrier saw it.
+	Refused bool `json:"Refused"`
+	// Published: the SENT status was published by the dispatch (DispatchInput.Sent).
+	Published bool `json:"Published"`
 }
 
 // Temporal error types of a dispatch that a retry may fix.
@@ -68,6 +81,8 @@ var errWorkerStopping = errors.New("the worker is stopping: no carrier call star
 // is stopping starts no new call.
 func (a *Activities) Dispatch(ctx context.Context, in DispatchInput) (DispatchResult, error) {
 	window := a.windowGate(in)
+	check := a.checkGate(ctx, in.Check)
+	heldByCheck := false
 	var stop <-chan struct{}
 	if activity.IsActivity(ctx) {
 		stop = activity.GetWorkerStopChannel(ctx)
@@ -78,16 +93,41 @@ func (a *Activities) Dispatch(ctx context.Context, in DispatchInput) (DispatchRe
 			return dispatch.Hold{}, errWorkerStopping
 		default:
 		}
+		if check != nil {
+			if hold, err := check(now); err != nil || !hold.Until.IsZero() {
+				heldByCheck = err == nil // counted by the check, as a quota's hold
+				return hold, err
+			}
+		}
 		if window == nil {
 			return dispatch.Hold{}, nil
 		}
 		return window(now)
 	}
 	res, err := a.Carrier.Dispatch(ctx, in, gate)
-	if err == nil && res.DeferUntil != nil {
+	var refused *checkRefusal
+	if errors.As(err, &refused) {
+		return DispatchResult{ErrorCode: refused.code, ErrorMessage: refused.message, Refused: true}, nil
+	}
+	if err == nil && res.DeferUntil != nil && !heldByCheck {
 		countHold(holdDispatchWindow, in.Country, *res.DeferUntil)
 	}
+	if err == nil && in.Sent != nil && res.DeferUntil == nil && (res.ErrorCode == "" || res.Uncertain) {
+		if err := a.publishSent(ctx, *in.Sent, res); err != nil {
+			return DispatchResult{}, err // retried: the carrier's recorded answer comes back, nothing is sent twice
+		}
+		res.Published = true
+	}
 	return res, err
+}
+
+// publishSent publishes SENT with the carrier's answer.
+func (a *Activities) publishSent(ctx context.Context, ev StatusEvent, res DispatchResult) error {
+	ev.Carrier, ev.CarrierMessageID = res.Carrier, res.CarrierMessageID
+	if res.Uncertain {
+		ev.ErrorCode, ev.ErrorMessage = res.ErrorCode, res.ErrorMessage
+	}
+	return a.Publish(ctx, PublishInput{Event: &ev})
 }
 
 // windowGate holds a marketing message outside its country's window, on the compliance clock

@@ -1,6 +1,7 @@
 package activities_test
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -250,5 +251,63 @@ func TestDispatchVonagePartial(t *testing.T) {
 	atts, err := s.db.DispatchAttempts(s.ctx, id)
 	if err != nil || len(atts) != 1 || atts[0].State != store.AttemptPartial || !slices.Equal(atts[0].PartIDs, []string{"P1", "P2", ""}) {
 		t.Fatalf("attempts %+v %v", atts, err)
+	}
+}
+
+// With the pre-dispatch check and the SENT event (the lifecycle from its compact version on), the
+// dispatch refuses a suppressed number before any carrier call, and publishes SENT with the
+// carrier's answer once the carrier took the message; a retry returns the recorded answer
+// without checking again (the number suppressed since changes nothing: the message left).
+func TestDispatchChecksThenPublishesSent(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	newContact(s)
+	checked := func(id, to string) activities.DispatchInput {
+		in := dispatchInput(id, to)
+		in.Channel, in.Country, in.MessageType = "sms", "FR", "transactional"
+		in.Check = &activities.DispatchCheckInput{MessageID: id, PortalID: portal, Channel: "sms", Phone: to, Country: "FR",
+			MessageType: "transactional", ObjectType: "contact", ObjectID: "701", Sender: "ACME"}
+		in.Sent = statusEvent(id, outcome.SMSSent)
+		in.Sent.Carrier, in.Sent.CarrierMessageID = "", ""
+		return in
+	}
+
+	suppressed := "+33612345601"
+	if err := s.db.Suppress(s.ctx, portal, "sms", suppressed, "stop_reply", ""); err != nil {
+		t.Fatal(err)
+	}
+	id := newID()
+	res, err := s.acts.Dispatch(s.ctx, checked(id, suppressed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Refused || res.ErrorCode != outcome.OptedOut || res.Published || s.sim.Sends(id) != 0 {
+		t.Fatalf("dispatch to a suppressed number = %+v after %d sends; want refused OPTED_OUT, nothing sent or published", res, s.sim.Sends(id))
+	}
+	if _, err := s.db.GetMessage(s.ctx, id); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a refused dispatch wrote the message log: %v", err)
+	}
+
+	id = newID()
+	to := "+33612345602"
+	res, err = s.acts.Dispatch(s.ctx, checked(id, to))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Refused || !res.Published || res.Carrier != "sim" || res.CarrierMessageID == "" {
+		t.Fatalf("dispatch = %+v, want taken by sim and published", res)
+	}
+	m, err := s.db.GetMessage(s.ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Status != string(outcome.SMSSent) || m.CarrierMessageID != res.CarrierMessageID {
+		t.Fatalf("message log = status %s, carrier id %v; want SENT with %s", m.Status, m.CarrierMessageID, res.CarrierMessageID)
+	}
+	if err := s.db.Suppress(s.ctx, portal, "sms", to, "stop_reply", ""); err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.acts.Dispatch(s.ctx, checked(id, to))
+	if err != nil || again.Refused || again.CarrierMessageID != res.CarrierMessageID || s.sim.Sends(id) != 1 {
+		t.Fatalf("retried dispatch = %+v, %v after %d sends; want the recorded acceptance, sent once", again, err, s.sim.Sends(id))
 	}
 }

@@ -21,7 +21,10 @@ const (
 	NotDeliveredTemporary Code = "NOT_DELIVERED_TEMPORARY"
 	SendUncertain         Code = "SEND_UNCERTAIN"
 	DeliveryUnconfirmed   Code = "DELIVERY_UNCONFIRMED"
-	ChannelNotAvailable   Code = "CHANNEL_NOT_AVAILABLE"
+	// DeliveryExpired: no final delivery report came within the report's time to live; the
+	// message counts as not delivered (a temporary failure).
+	DeliveryExpired     Code = "DELIVERY_EXPIRED"
+	ChannelNotAvailable Code = "CHANNEL_NOT_AVAILABLE"
 	// LifecycleFailed: the lifecycle itself failed (a step out of retries); the message did not go.
 	LifecycleFailed Code = "LIFECYCLE_FAILED"
 	// Cancelled: an operator cancelled the message's workflow.

@@ -32,6 +32,15 @@ func (s *sms) dispatch(ctx workflow.Context) (held *heldBack, ok bool, err error
 		din.Channel, din.Country, din.MessageType = string(outcome.SMS), s.country(), in.MessageType
 		din.Timezones = s.recipient.Timezones
 	}
+	if s.version >= versionCompact {
+		din.Check = &activities.DispatchCheckInput{
+			MessageID: s.req.MessageID, PortalID: s.req.PortalID, Channel: string(outcome.SMS), Phone: s.recipient.Phone,
+			Country: s.country(), MessageType: in.MessageType, ObjectType: s.recipient.ObjectType, ObjectID: s.recipient.ObjectID,
+			Sender: s.sender(), SendingUser: in.SendingUser, Timezones: s.recipient.Timezones,
+		}
+		ev := s.event(outcome.SMSSent, workflow.Now(ctx), workflow.GetInfo(ctx).WorkflowExecution.ID)
+		din.Sent = &ev
+	}
 	var sent activities.DispatchResult
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, dispatchOptions), s.a.Dispatch, din).Get(ctx, &sent); err != nil {
 		return nil, false, s.notSent(ctx, outcome.CarrierUnavailable, "the carrier could not be reached: "+rootMessage(err))
@@ -39,12 +48,18 @@ func (s *sms) dispatch(ctx workflow.Context) (held *heldBack, ok bool, err error
 	if sent.DeferUntil != nil && s.version >= versionGuarantees {
 		return &heldBack{until: *sent.DeferUntil, reason: sent.DeferReason}, true, nil
 	}
+	if sent.Refused {
+		return nil, false, s.notSent(ctx, sent.ErrorCode, sent.ErrorMessage)
+	}
 	s.state.Carrier, s.state.CarrierMessageID = sent.Carrier, sent.CarrierMessageID
 	if sent.ErrorCode != "" && !sent.Uncertain {
 		return nil, false, s.notSentBy(ctx, sent)
 	}
 	if sent.Uncertain {
 		s.state.ErrorCode, s.state.ErrorMessage = outcome.SendUncertain, sent.ErrorMessage
+	}
+	if sent.Published {
+		return nil, true, s.published(ctx, outcome.SMSSent)
 	}
 	return nil, true, s.apply(ctx, outcome.SMSSent, nil, nil)
 }

@@ -29,6 +29,9 @@ type engagement struct {
 // followOutcome runs the follow-up until the listening period ends, then takes what is still
 // buffered (reports racing the end) so nothing signalled is lost.
 func (s *sms) followOutcome(ctx workflow.Context) error {
+	if s.version >= versionCompact {
+		return s.followOnDeadlines(ctx)
+	}
 	f := &followUp{sms: s, ctx: ctx}
 	waitLimit := time.Duration(s.req.Inputs.WaitHours) * time.Hour
 	if waitLimit <= 0 {
@@ -127,6 +130,130 @@ func (s *sms) firstTime(signal, eventID string) bool {
 	return true
 }
 
+// followOnDeadlines is the follow-up from versionCompact: one timer at a time, set for the
+// earliest deadline still ahead (wait_hours, the delivery report's time to live, the end of the
+// listening period) and set again, the previous one cancelled, when that earliest deadline
+// changes. A delivered message costs one timer start, one cancel and the listening timer.
+func (s *sms) followOnDeadlines(ctx workflow.Context) error {
+	f := &followUp{sms: s, ctx: ctx}
+	now := workflow.Now(ctx)
+	waitLimit := time.Duration(s.req.Inputs.WaitHours) * time.Hour
+	if waitLimit <= 0 {
+		waitLimit = s.settings.DefaultWait
+	}
+	d := &deadlines{wait: now.Add(waitLimit), delivery: now.Add(s.settings.DeliveryTimeout)}
+
+	sel := workflow.NewSelector(ctx)
+	sel.AddReceive(workflow.GetSignalChannel(ctx, SignalCarrierReport), f.receiveReport)
+	sel.AddReceive(workflow.GetSignalChannel(ctx, SignalReply), f.receiveReply)
+	sel.AddReceive(workflow.GetSignalChannel(ctx, SignalClick), f.receiveClick)
+	sel.AddReceive(workflow.GetSignalChannel(ctx, SignalUnsubscribe), f.receiveUnsubscribe)
+
+	var armed time.Time
+	var cancelArmed workflow.CancelFunc
+	for {
+		if f.err == nil && !s.state.ActionCompleted && s.waitMet() {
+			f.err = s.completeNow(ctx) // met by a status already published: complete on its own
+		}
+		if f.err != nil {
+			return f.err
+		}
+		if s.state.ActionCompleted && d.listen.IsZero() {
+			d.listen = workflow.Now(ctx).Add(s.settings.ListenAfter)
+		}
+		if f.listenEnded {
+			break
+		}
+		if !d.listen.IsZero() && workflow.GetInfo(ctx).GetCurrentHistoryLength() > listenHistoryCap {
+			workflow.GetLogger(ctx).Warn("listening ended early at the history cap", "message_id", s.req.MessageID)
+			break
+		}
+		if next := d.next(s); !next.After(workflow.Now(ctx)) {
+			f.deadlineReached(d) // already due (a setting of zero): no timer
+			continue
+		} else if !next.Equal(armed) {
+			if cancelArmed != nil {
+				cancelArmed()
+			}
+			tctx, cancel := workflow.WithCancel(ctx)
+			armed, cancelArmed = next, cancel
+			sel.AddFuture(workflow.NewTimer(tctx, next.Sub(workflow.Now(ctx))), func(t workflow.Future) {
+				if t.Get(ctx, nil) == nil { // a cancelled timer is not a deadline
+					f.deadlineReached(d)
+				}
+			})
+		}
+		sel.Select(ctx)
+	}
+	for sel.HasPending() {
+		sel.Select(ctx)
+		if f.err != nil {
+			return f.err
+		}
+	}
+	return nil
+}
+
+// deadlines are the follow-up's deadlines; listen is zero until the action is completed.
+type deadlines struct {
+	wait, delivery, listen time.Time
+}
+
+// next is the earliest deadline still to come: wait_hours while the action waits, the delivery
+// report's time to live while the message is SENT, the listening period's end once listening.
+func (d *deadlines) next(s *sms) time.Time {
+	var next time.Time
+	earliest := func(t time.Time) {
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	if !s.state.ActionCompleted {
+		earliest(d.wait)
+	}
+	if s.awaitsReport() {
+		earliest(d.delivery)
+	}
+	if !d.listen.IsZero() {
+		earliest(d.listen)
+	}
+	return next
+}
+
+// awaitsReport says whether the message still waits for its delivery report.
+func (s *sms) awaitsReport() bool {
+	return !s.deliveryEnd && s.state.Status.Rank() < outcome.SMSDelivered.Rank()
+}
+
+// deadlineReached applies the deadlines that passed.
+func (f *followUp) deadlineReached(d *deadlines) {
+	now := workflow.Now(f.ctx)
+	if !f.state.ActionCompleted && !now.Before(d.wait) {
+		f.waitHoursRanOut(nil)
+	}
+	if f.err == nil && f.awaitsReport() && !now.Before(d.delivery) {
+		f.deliveryExpired()
+	}
+	if f.err == nil && !d.listen.IsZero() && !now.Before(d.listen) {
+		f.listenEnded = true
+	}
+}
+
+// deliveryExpired ends the delivery wait of a message no report came for: NOT_DELIVERED
+// DELIVERY_EXPIRED, a temporary failure (a report coming later still makes it DELIVERED), and
+// the engagement held for the report is applied.
+func (f *followUp) deliveryExpired() {
+	f.deliveryEnd = true
+	if f.state.Status == outcome.SMSSent {
+		f.state.ErrorCode = outcome.DeliveryExpired
+		f.state.ErrorMessage = "no final delivery report from the carrier within " + f.settings.DeliveryTimeout.String()
+		if f.err = f.apply(f.ctx, outcome.SMSNotDelivered, map[string]string{"reason": "delivery_report_ttl"}, nil); f.err != nil {
+			return
+		}
+	}
+	f.err = f.flushHeld(f.ctx)
+}
+
 // waitHoursRanOut completes the action with the status reached, whatever it waited for.
 func (f *followUp) waitHoursRanOut(workflow.Future) {
 	if !f.state.ActionCompleted {
@@ -163,8 +290,13 @@ func (s *sms) onReport(ctx workflow.Context, r CarrierReport) error {
 	default:
 		return nil // queued / sent: the dispatch already made it SENT; a late one changes nothing
 	}
-	if s.state.Status.Rank() >= status.Rank() {
+	expiredThenDelivered := s.version >= versionCompact && status == outcome.SMSDelivered &&
+		s.state.Status == outcome.SMSNotDelivered && s.state.ErrorCode == outcome.DeliveryExpired
+	if s.state.Status.Rank() >= status.Rank() && !expiredThenDelivered {
 		return nil // out of order or duplicate: never move back
+	}
+	if expiredThenDelivered {
+		s.state.ErrorCode, s.state.ErrorMessage = "", "" // the report came after its time to live
 	}
 	if r.CarrierMessageID != "" && s.state.CarrierMessageID == "" {
 		s.state.CarrierMessageID = r.CarrierMessageID

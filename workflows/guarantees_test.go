@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -116,8 +117,8 @@ func TestWindowClosedAtDispatchHoldsAgain(t *testing.T) {
 	if len(checks) != 2 || !checks[1].Equal(opening) {
 		t.Fatalf("checks at %v, want the last one at the opening", checks)
 	}
-	if res.Status != outcome.SMSSent {
-		t.Fatalf("result = %+v", res)
+	if !slices.Contains(l.statuses, outcome.SMSSent) || res.Status != outcome.SMSNotDelivered || res.ErrorCode != outcome.DeliveryExpired {
+		t.Fatalf("statuses %v, result = %+v: want SENT, then no report within its time to live", l.statuses, res)
 	}
 }
 

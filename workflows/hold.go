@@ -12,12 +12,16 @@ import (
 // holdUntilAllowed sleeps durably until wake (the country's window, send_at), then
 // checks again right before dispatch what may have changed meanwhile — a STOP, consent, the
 // portal's connection, the quotas. A quota that defers sends it back to sleep. It reports false
-// when the message ended NOT_SENT.
+// when the message ended NOT_SENT. From versionCompact the dispatch activity makes those checks
+// itself, right before the carrier call.
 func (s *sms) holdUntilAllowed(ctx workflow.Context, wake time.Time, reason string) (bool, error) {
 	in := s.req.Inputs
 	for {
 		if err := s.sleepUntil(ctx, wake, reason); err != nil {
 			return false, err
+		}
+		if s.version >= versionCompact {
+			return true, nil // the dispatch activity checks, right before the carrier call
 		}
 		var check activities.DispatchCheck
 		if err := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, localOptions), s.a.CheckBeforeDispatch, activities.DispatchCheckInput{
@@ -45,14 +49,18 @@ func (s *sms) sleepUntil(ctx workflow.Context, wake time.Time, reason string) er
 		return nil
 	}
 	s.state.WakeAt, s.state.HeldReason = &wake, reason
-	if err := workflow.UpsertTypedSearchAttributes(ctx, WakeAtKey.ValueSet(wake)); err != nil {
+	if err := s.upsert(ctx, WakeAtKey.ValueSet(wake)); err != nil {
 		return err
 	}
 	if err := workflow.NewTimer(ctx, d).Get(ctx, nil); err != nil {
 		return err
 	}
 	s.state.WakeAt, s.state.HeldReason = nil, ""
-	return workflow.UpsertTypedSearchAttributes(ctx, WakeAtKey.ValueUnset())
+	if s.version >= versionCompact {
+		s.unsetWake = true // with the next status
+		return nil
+	}
+	return s.upsert(ctx, WakeAtKey.ValueUnset())
 }
 
 // timezones are the number's time zones for the checks that need them (a quota defer waits for

@@ -74,12 +74,28 @@ func (s *sms) event(status outcome.Status, at time.Time, workflowID string) acti
 func (s *sms) publishEvent(ctx workflow.Context, ev activities.StatusEvent, opt *activities.OptOutInput, complete bool) error {
 	s.state.Status = ev.Status
 	s.state.History = append(s.state.History, StatusChange{Status: ev.Status, At: ev.At})
-	if err := workflow.UpsertTypedSearchAttributes(ctx, StatusKey.ValueSet(string(ev.Status))); err != nil {
+	if err := s.upsert(ctx, StatusKey.ValueSet(string(ev.Status))); err != nil {
 		return err
 	}
 	ev.WorkflowID = workflow.GetInfo(ctx).WorkflowExecution.ID
 	ev.ErrorCode, ev.ErrorMessage = s.state.ErrorCode, s.state.ErrorMessage
-	in := activities.PublishInput{Event: &ev, OptOut: opt}
+	return s.publishSteps(ctx, activities.PublishInput{Event: &ev, OptOut: opt}, complete)
+}
+
+// published applies a status an activity already published (the dispatch's SENT): state, search
+// attribute and, when it meets the action's wait_for, the completion.
+func (s *sms) published(ctx workflow.Context, status outcome.Status) error {
+	s.state.Status = status
+	s.state.History = append(s.state.History, StatusChange{Status: status, At: workflow.Now(ctx)})
+	if err := s.upsert(ctx, StatusKey.ValueSet(string(status))); err != nil {
+		return err
+	}
+	return s.publishSteps(ctx, activities.PublishInput{}, s.completesWith(status))
+}
+
+// publishSteps runs the Publish of in (when it has an event) and, when complete, the action's
+// completion.
+func (s *sms) publishSteps(ctx workflow.Context, in activities.PublishInput, complete bool) error {
 	if s.version < versionGuarantees {
 		if complete {
 			in.Complete = s.completion()
@@ -92,7 +108,10 @@ func (s *sms) publishEvent(ctx workflow.Context, ev activities.StatusEvent, opt 
 	if c := s.completionIf(complete); c != nil {
 		completed = workflow.ExecuteActivity(s.completeOptions(ctx), s.a.CompleteAction, *c)
 	}
-	err := workflow.ExecuteLocalActivity(s.localOptions(ctx), s.a.Publish, in).Get(ctx, nil)
+	var err error
+	if in.Event != nil || in.OptOut != nil {
+		err = workflow.ExecuteLocalActivity(s.localOptions(ctx), s.a.Publish, in).Get(ctx, nil)
+	}
 	if completed != nil {
 		if cerr := completed.Get(ctx, nil); cerr != nil {
 			s.state.ActionCompleted = false // not done: the failure's cleanup tries again

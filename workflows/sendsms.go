@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"smsflow/activities"
@@ -27,6 +28,12 @@ const (
 	// dispatch refused by a closed window goes back to the hold; a failure or a cancellation
 	// ends NOT_SENT and completes the action; listening stops at a history cap.
 	versionGuarantees workflow.Version = 1
+	// versionCompact: fewer history events per message. The search attributes known before the
+	// dispatch are set in one upsert (with the hold's wake time), and the wake time is unset with
+	// the next status; the dispatch activity runs the pre-dispatch checks right before the carrier
+	// call and publishes SENT itself; one timer follows the earliest deadline of the follow-up;
+	// a delivery report that never comes ends the message NOT_DELIVERED DELIVERY_EXPIRED.
+	versionCompact workflow.Version = 2
 )
 
 // SMSRequest is one HubSpot "Send SMS" action execution, validated by the API.
@@ -129,7 +136,12 @@ type sms struct {
 	seen    map[string]bool
 	version workflow.Version
 	ending  bool // the lifecycle failed or was cancelled: the last steps run on short options
-	a       *activities.Activities
+	// attrs are search attribute updates not yet upserted: from versionCompact they ride with the
+	// next upsert the run makes anyway. unsetWake is the wake time's removal, which waits for the
+	// next status rather than costing an upsert of its own.
+	attrs     []temporal.SearchAttributeUpdate
+	unsetWake bool
+	a         *activities.Activities
 }
 
 // SendSMS is the lifecycle of one SMS: resolve the recipient and render the text, hold until the
@@ -137,7 +149,7 @@ type sms struct {
 // the HubSpot action.
 func SendSMS(ctx workflow.Context, req SMSRequest) (SMSResult, error) {
 	s := &sms{req: req, state: MessageState{MessageID: req.MessageID, Status: outcome.Pending}, seen: map[string]bool{}}
-	s.version = workflow.GetVersion(ctx, lifecycleChange, versionFirst, versionGuarantees)
+	s.version = workflow.GetVersion(ctx, lifecycleChange, versionFirst, versionCompact)
 	if err := s.setup(ctx); err != nil {
 		return SMSResult{}, err
 	}
@@ -153,13 +165,38 @@ func (s *sms) setup(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (MessageState, error) { return s.state, nil }); err != nil {
 		return err
 	}
-	return workflow.UpsertTypedSearchAttributes(ctx,
+	s.attrs = []temporal.SearchAttributeUpdate{
 		PortalIDKey.ValueSet(strconv.FormatInt(s.req.PortalID, 10)),
-		RecordIDKey.ValueSet(s.req.ObjectType+":"+s.req.ObjectID),
+		RecordIDKey.ValueSet(s.req.ObjectType + ":" + s.req.ObjectID),
 		ChannelKey.ValueSet(string(outcome.SMS)),
 		CampaignKey.ValueSet(s.req.Inputs.CampaignName),
 		StatusKey.ValueSet(string(outcome.Pending)),
-	)
+	}
+	if s.version >= versionCompact {
+		return nil // set with what Prepare finds
+	}
+	return s.upsert(ctx)
+}
+
+// upsert sets the search attributes given with those waiting (s.attrs, and the wake time's
+// removal).
+func (s *sms) upsert(ctx workflow.Context, updates ...temporal.SearchAttributeUpdate) error {
+	var all []temporal.SearchAttributeUpdate
+	if s.unsetWake {
+		all = append(all, WakeAtKey.ValueUnset()) // first: a new wake time given with it wins
+	}
+	all = append(append(all, s.attrs...), updates...)
+	s.attrs, s.unsetWake = nil, false
+	return workflow.UpsertTypedSearchAttributes(ctx, all...)
+}
+
+// upsertWaiting sets the search attributes waiting, except a wake time's removal alone: an
+// operator filtering the runs of a portal must find a run that waits for its dispatch.
+func (s *sms) upsertWaiting(ctx workflow.Context) error {
+	if len(s.attrs) == 0 {
+		return nil
+	}
+	return s.upsert(ctx)
 }
 
 // run is the message's whole life; each step ends it early when the message cannot go on.
@@ -170,6 +207,9 @@ func (s *sms) run(ctx workflow.Context) (SMSResult, error) {
 	wake, reason := s.rendered.SendAt, s.rendered.HeldReason
 	for {
 		if ok, err := s.holdUntilAllowed(ctx, wake, reason); !ok || err != nil {
+			return s.result(), err
+		}
+		if err := s.upsertWaiting(ctx); err != nil {
 			return s.result(), err
 		}
 		held, ok, err := s.dispatch(ctx)
@@ -220,7 +260,11 @@ func (s *sms) resolveAndRender(ctx workflow.Context) (bool, error) {
 	if s.rendered.ErrorCode != "" {
 		return false, s.notSent(ctx, s.rendered.ErrorCode, s.rendered.ErrorMessage)
 	}
-	return true, workflow.UpsertTypedSearchAttributes(ctx, CountryKey.ValueSet(s.country()), PhoneHashKey.ValueSet(s.recipient.PhoneHash))
+	s.attrs = append(s.attrs, CountryKey.ValueSet(s.country()), PhoneHashKey.ValueSet(s.recipient.PhoneHash))
+	if s.version >= versionCompact {
+		return true, nil // set with the hold's wake time, or right before the dispatch
+	}
+	return true, s.upsert(ctx)
 }
 
 // country is the country whose rules apply: the number's region, else the action's country.

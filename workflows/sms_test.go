@@ -73,8 +73,34 @@ func newLifecycle(t *testing.T) *lifecycle {
 		}).Maybe()
 	l.env.OnActivity(act.Dispatch, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.DispatchInput) (activities.DispatchResult, error) {
+			// As the activity does: the pre-dispatch check first, the carrier, then SENT published.
+			if in.Check != nil {
+				c := *in.Check
+				c.Now = l.env.Now()
+				res, err := l.check(c)
+				if err != nil {
+					return activities.DispatchResult{}, err
+				}
+				if res.ErrorCode != "" {
+					return activities.DispatchResult{ErrorCode: res.ErrorCode, ErrorMessage: res.ErrorMessage, Refused: true}, nil
+				}
+				if res.DeferUntil != nil {
+					return activities.DispatchResult{DeferUntil: res.DeferUntil, DeferReason: res.DeferReason}, nil
+				}
+			}
 			l.dispatch++
-			return l.send(in)
+			res, err := l.send(in)
+			if err == nil && in.Sent != nil && res.DeferUntil == nil && (res.ErrorCode == "" || res.Uncertain) {
+				ev := *in.Sent
+				ev.Carrier, ev.CarrierMessageID = res.Carrier, res.CarrierMessageID
+				if res.Uncertain {
+					ev.ErrorCode, ev.ErrorMessage = res.ErrorCode, res.ErrorMessage
+				}
+				l.statuses = append(l.statuses, ev.Status)
+				l.synced = append(l.synced, ev)
+				res.Published = true
+			}
+			return res, err
 		}).Maybe()
 	l.env.OnActivity(act.Publish, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.PublishInput) error {
@@ -304,8 +330,24 @@ func TestNoReportCompletesAtWaitHours(t *testing.T) {
 	if before != 0 || after != 1 || len(l.completed) != 1 || l.completed[0].Outputs["sms_status"] != string(outcome.SMSSent) {
 		t.Fatalf("completions before/after wait_hours: %d/%d, completed = %+v", before, after, l.completed)
 	}
-	if res.Status != outcome.SMSSent || res.ErrorCode != outcome.DeliveryUnconfirmed {
-		t.Fatalf("result = %+v, want SENT with DELIVERY_UNCONFIRMED after the delivery timeout", res)
+	if res.Status != outcome.SMSNotDelivered || res.ErrorCode != outcome.DeliveryExpired {
+		t.Fatalf("result = %+v, want NOT_DELIVERED with DELIVERY_EXPIRED after the report's time to live", res)
+	}
+	if want := []outcome.Status{outcome.SMSSent, outcome.SMSNotDelivered}; !slices.Equal(l.statuses, want) {
+		t.Fatalf("statuses = %v, want %v", l.statuses, want)
+	}
+}
+
+// A report that comes after the report's time to live still tells the truth: DELIVERED.
+func TestReportAfterItsTimeToLive(t *testing.T) {
+	l := newLifecycle(t)
+	l.signal(3*time.Hour, SignalCarrierReport, CarrierReport{EventID: "late", Status: outcome.ReportDelivered, CarrierMessageID: "SM1"})
+	res := l.run(request(WaitNone))
+	if want := []outcome.Status{outcome.SMSSent, outcome.SMSNotDelivered, outcome.SMSDelivered}; !slices.Equal(l.statuses, want) {
+		t.Fatalf("statuses = %v, want %v", l.statuses, want)
+	}
+	if res.Status != outcome.SMSDelivered || res.ErrorCode != "" {
+		t.Fatalf("result = %+v, want DELIVERED without a code", res)
 	}
 }
 
@@ -336,7 +378,7 @@ func TestQuotaDeferredToNextDay(t *testing.T) {
 	if len(checks) != 2 || !checks[1].Equal(next) {
 		t.Fatalf("checks at %v, want a second one at %v", checks, next)
 	}
-	if res.Status != outcome.SMSSent || l.dispatch != 1 {
-		t.Fatalf("result %+v after %d dispatches", res, l.dispatch)
+	if !slices.Contains(l.statuses, outcome.SMSSent) || l.dispatch != 1 {
+		t.Fatalf("statuses %v, result %+v after %d dispatches", l.statuses, res, l.dispatch)
 	}
 }
