@@ -81,8 +81,17 @@ func FromConfig(cfg config.Config, db *store.Store, log *slog.Logger) (*Activiti
 		HubSpot: HubSpotClient{C: hc},
 		Carrier: CarrierDispatcher{D: d},
 		Config: Config{PublicBaseURL: cfg.PublicBaseURL, StopShortCode: cfg.Carrier.StopShortCode,
-			PhoneHashKey: []byte(cfg.PhoneHashKey), Defaults: DefaultSettings},
+			PhoneHashKey: []byte(cfg.PhoneHashKey), Defaults: defaultsOf(cfg)},
 	}, nil
+}
+
+// defaultsOf are the lifecycle settings of a portal that set none, with the deployment's own.
+func defaultsOf(cfg config.Config) Settings {
+	d := DefaultSettings
+	if cfg.DeliveryReportTTL > 0 {
+		d.DeliveryTimeout = cfg.DeliveryReportTTL
+	}
+	return d
 }
 
 // DefaultSettings are the lifecycle settings of a portal that set none.

@@ -39,6 +39,9 @@ type Config struct {
 	// WorkerStopTimeout is how long a stopping worker lets its running activities (an in-flight
 	// carrier call above all) finish before it cancels them.
 	WorkerStopTimeout time.Duration
+	// DeliveryReportTTL is how long a sent message waits for its final delivery report before it
+	// counts as not delivered (DELIVERY_EXPIRED); a portal's delivery_timeout setting overrides it.
+	DeliveryReportTTL time.Duration
 	// PhoneHashKey keys the HMAC of phone numbers in search attributes.
 	PhoneHashKey string
 	// LinkTTL is how long a short or unsubscribe link answers after it is created.
@@ -200,6 +203,7 @@ var Vars = []Var{
 	{"PUBLIC_BASE_URL", "http://localhost:8080", "public URL of the API, used for short links, unsubscribe links and signature checks"},
 	{"SHUTDOWN_TIMEOUT", "15s", "how long a graceful shutdown may take"},
 	{"WORKER_STOP_TIMEOUT", "30s", "how long a stopping worker (SIGTERM) lets running activities finish before cancelling them, so an in-flight carrier call ends with its answer; at least `CARRIER_SEND_TIMEOUT`; give the container a longer stop grace period"},
+	{"DELIVERY_REPORT_TTL", "72h", "how long a sent message waits for its final delivery report before it ends NOT_DELIVERED with `DELIVERY_EXPIRED` (a report coming later still makes it DELIVERED); a portal's `delivery_timeout` setting overrides it"},
 	{"METRICS_ADDR", "127.0.0.1:9464", "listen address of the worker's Prometheus `/metrics` (the API serves its own on `API_ADDR`); empty: the worker serves none"},
 	{"METRICS_TOKEN", "", "bearer token `/metrics` of the API and the worker asks for (Prometheus `authorization` credentials); empty: open, so keep the API's `/metrics` off the public route at the load balancer"},
 	{"MESSAGE_RETENTION", "8760h", "how long message data (messages, events, links, dispatch attempts, HubSpot writes) is kept before the daily retention schedule purges it (`d` for days, or a Go duration); daily counts and hashed suppressions stay"},
@@ -419,6 +423,7 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		{"HTTP_READ_HEADER_TIMEOUT", &c.HTTP.ReadHeaderTimeout}, {"HTTP_READ_TIMEOUT", &c.HTTP.ReadTimeout},
 		{"HTTP_WRITE_TIMEOUT", &c.HTTP.WriteTimeout}, {"HTTP_IDLE_TIMEOUT", &c.HTTP.IdleTimeout},
 		{"HTTP_DB_TIMEOUT", &c.HTTP.DBTimeout}, {"WORKER_STOP_TIMEOUT", &c.WorkerStopTimeout},
+		{"DELIVERY_REPORT_TTL", &c.DeliveryReportTTL},
 	} {
 		v, err := time.ParseDuration(get(d.name))
 		if err != nil || v <= 0 {
