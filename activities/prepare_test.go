@@ -84,7 +84,7 @@ func TestPrepareSettingsAndMessageRow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := activities.Settings{DeliveryTimeout: 48 * time.Hour, ListenAfter: 2 * time.Second, DefaultWait: 24 * time.Hour, MaxSegments: 1}
+	want := activities.Settings{DeliveryTimeout: 72 * time.Hour, ListenAfter: 2 * time.Second, DefaultWait: 24 * time.Hour, MaxSegments: 1}
 	if p.Settings != want {
 		t.Errorf("settings = %+v, want %+v", p.Settings, want)
 	}

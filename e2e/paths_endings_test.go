@@ -53,24 +53,28 @@ func TestWaitHoursExpiry(t *testing.T) {
 	s.history(id, "wait_hours_expiry")
 }
 
-// No delivery report ever comes: once the portal's delivery timeout has passed the message is
-// flagged DELIVERY_UNCONFIRMED, and the action, completed when its wait runs out, carries the flag.
+// No delivery report ever comes: once the report's time to live (the portal's delivery_timeout)
+// has passed the message ends NOT_DELIVERED with DELIVERY_EXPIRED, in the message log too, and the
+// action waiting for the delivery completes with it.
 func TestDeliveryTimeout(t *testing.T) {
 	s := newStack(t, stackOptions{sim: sim.Options{Unreported: 1},
 		settings: map[string]any{"delivery_timeout": "2s", "default_wait": "3s", "listen_after": "1s"}})
 	contact(s, "931", "+33612345682")
 	id := send(t, s, "cb-unconfirmed", 931, inputs("wait_for", "delivery", "wait_hours", "0"))
-	out := expectCompletion(t, s, "cb-unconfirmed", outcome.SMSSent, outcome.DeliveryUnconfirmed)
-	if !strings.Contains(out["error_message"], "no delivery report") {
+	out := expectCompletion(t, s, "cb-unconfirmed", outcome.SMSNotDelivered, outcome.DeliveryExpired)
+	if !strings.Contains(out["error_message"], "no final delivery report") {
 		t.Fatalf("error message %q does not say the report is missing", out["error_message"])
 	}
-	if res := s.result(id); res.Status != outcome.SMSSent || res.ErrorCode != outcome.DeliveryUnconfirmed {
+	if res := s.result(id); res.Status != outcome.SMSNotDelivered || res.ErrorCode != outcome.DeliveryExpired {
 		t.Fatalf("result = %+v", res)
+	}
+	if m, err := s.db.GetMessage(context.Background(), id); err != nil || m.Status != string(outcome.SMSNotDelivered) || m.ErrorCode != string(outcome.DeliveryExpired) {
+		t.Fatalf("message log = %+v, %v; want NOT_DELIVERED DELIVERY_EXPIRED", m, err)
 	}
 	if n := s.sim.Sends(id); n != 1 {
 		t.Fatalf("sent %d times", n)
 	}
-	if got := s.timeline(); !slices.Equal(got, []string{"SENT"}) {
+	if got := s.timeline(); !slices.Equal(got, []string{"SENT", "NOT_DELIVERED"}) {
 		t.Fatalf("timeline = %v", got)
 	}
 	h := s.history(id, "delivery_timeout")
@@ -80,8 +84,8 @@ func TestDeliveryTimeout(t *testing.T) {
 			fired++
 		}
 	}
-	if fired != 3 { // delivery timeout, wait, listening
-		t.Fatalf("%d timers fired, want the delivery timeout, the wait and the listening period", fired)
+	if fired != 2 { // the report's time to live (before the wait's 3 s), then the listening period
+		t.Fatalf("%d timers fired, want the report's time to live and the listening period", fired)
 	}
 }
 
