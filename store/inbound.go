@@ -71,10 +71,11 @@ const replyCandidates = 100
 // portals share the number (the person answers the last text they got from it). When
 // none came from `to`, the reply answers no message, but belongs to the portal owning `to` if only
 // one portal sends from it. Without `to`, a number only one portal wrote to routes to its latest
-// message. "Sent" means the message log has a send time or a carrier accepted it.
+// message. "Sent" means the message log has a send time or a carrier accepted it. Only SMS are
+// answered by an SMS: a call to the number is not a conversation the reply continues.
 func (t *Tx) ReplyRoute(ctx context.Context, phone, to string) (ReplyRoute, error) {
 	rows, _ := t.tx.Query(ctx, `SELECT m.id::text, m.portal_id, (ltrim(m.sender, '+') = ltrim($2, '+') AND $2 <> '') FROM messages m
-	WHERE m.phone = $1 AND (m.sent_at IS NOT NULL OR EXISTS (
+	WHERE m.phone = $1 AND m.channel = 'sms' AND (m.sent_at IS NOT NULL OR EXISTS (
 		SELECT 1 FROM dispatch_attempts a WHERE a.message_id = m.id AND a.state = 'accepted'))
 	ORDER BY coalesce(m.sent_at, m.created_at) DESC LIMIT $3`, phone, to, replyCandidates)
 	type candidate struct {
