@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -212,4 +213,19 @@ func TestVoiceAnswerWithoutScript(t *testing.T) {
 	if code != 200 || !strings.HasSuffix(doc, "<Response><Hangup/></Response>") {
 		t.Fatalf("%d %s", code, doc)
 	}
+}
+
+// handlerBox serves the handler set after its server started.
+type handlerBox struct {
+	mu sync.Mutex
+	h  http.Handler
+}
+
+func (b *handlerBox) set(h http.Handler) { b.mu.Lock(); b.h = h; b.mu.Unlock() }
+
+func (b *handlerBox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b.mu.Lock()
+	h := b.h
+	b.mu.Unlock()
+	h.ServeHTTP(w, r)
 }
