@@ -17,6 +17,7 @@ import (
 	"smsflow/config"
 	"smsflow/hubspot"
 	"smsflow/store"
+	"smsflow/voice"
 )
 
 // HubSpot is what the lifecycle needs of HubSpot, per portal (the client finds the portal's
@@ -51,14 +52,17 @@ type Activities struct {
 	Store   *store.Store
 	HubSpot HubSpot
 	Carrier Dispatcher
-	Config  Config
+	// Calls places voice calls (breakers, failover, never twice).
+	Calls  voice.Placer
+	Config Config
 }
 
 // rules are the country rules the activities apply, built once.
 var rules = compliance.DefaultTable()
 
 // FromConfig builds the activities of a deployment: the HubSpot client with the portals' OAuth
-// tokens (encrypted in PostgreSQL, refreshed ahead of expiry) and the carrier dispatcher. The
+// tokens (encrypted in PostgreSQL, refreshed ahead of expiry), the carrier dispatcher and the call
+// placer. The
 // worker, the end-to-end harness and the benchmark all build them here.
 func FromConfig(cfg config.Config, db *store.Store, log *slog.Logger) (*Activities, error) {
 	if cfg.PhoneHashKey == "" {
@@ -76,10 +80,15 @@ func FromConfig(cfg config.Config, db *store.Store, log *slog.Logger) (*Activiti
 	if err != nil {
 		return nil, err
 	}
+	calls, err := dispatch.CallPlacerFromConfig(cfg, db, log)
+	if err != nil {
+		return nil, err
+	}
 	return &Activities{
 		Store:   db,
 		HubSpot: HubSpotClient{C: hc},
 		Carrier: CarrierDispatcher{D: d},
+		Calls:   calls,
 		Config: Config{PublicBaseURL: cfg.PublicBaseURL, StopShortCode: cfg.Carrier.StopShortCode,
 			PhoneHashKey: []byte(cfg.PhoneHashKey), Defaults: defaultsOf(cfg)},
 	}, nil

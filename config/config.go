@@ -145,6 +145,11 @@ type Carrier struct {
 	VonageBaseURL    string
 	VonageAPIKey     string
 	VonageAPISecret  string
+	// VonageVoiceBaseURL is the Vonage Voice API (https://api.nexmo.com); VonageApplicationID and
+	// VonagePrivateKey (PEM, or the path of a PEM file) authenticate its calls (RS256 JWTs).
+	VonageVoiceBaseURL  string
+	VonageApplicationID string
+	VonagePrivateKey    string
 	// WebhookSecret signs the simulator's callbacks to the API.
 	WebhookSecret string
 	// StopShortCode is the short code quoted in the French "STOP au <code>" mention.
@@ -232,6 +237,9 @@ var Vars = []Var{
 	{"VONAGE_BASE_URL", "https://rest.nexmo.com", "Vonage SMS API base URL"},
 	{"VONAGE_API_KEY", "", "Vonage API key"},
 	{"VONAGE_API_SECRET", "", "Vonage API secret (also verifies signed webhooks)"},
+	{"VONAGE_VOICE_BASE_URL", "https://api.nexmo.com", "Vonage Voice API base URL (calls)"},
+	{"VONAGE_APPLICATION_ID", "", "Vonage application id of the voice calls (with `VONAGE_PRIVATE_KEY`)"},
+	{"VONAGE_PRIVATE_KEY", "", "the Vonage application's private key (PEM, or the path of a PEM file) signing the Voice API's JWTs; voice webhooks are verified with `VONAGE_SIGNATURE_SECRET` (HS256 JWT)"},
 	{"CARRIER_WEBHOOK_SECRET", "", "HMAC secret of the carrier simulator's callbacks (required when the simulator is a configured carrier)"},
 	{"STOP_SHORT_CODE", "36180", "short code quoted in the French STOP mention"},
 	{"VONAGE_SIGNATURE_SECRET", "", "Vonage signature secret of signed webhooks (default: VONAGE_API_SECRET)"},
@@ -312,17 +320,20 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 			DeveloperAPIKey:      get("HUBSPOT_DEVELOPER_API_KEY"),
 		},
 		Carrier: Carrier{
-			Primary:          get("CARRIER_PRIMARY"),
-			Secondary:        get("CARRIER_SECONDARY"),
-			SimURL:           strings.TrimRight(get("CARRIER_SIM_URL"), "/"),
-			TwilioBaseURL:    strings.TrimRight(get("TWILIO_BASE_URL"), "/"),
-			TwilioAccountSID: get("TWILIO_ACCOUNT_SID"),
-			TwilioAuthToken:  get("TWILIO_AUTH_TOKEN"),
-			VonageBaseURL:    strings.TrimRight(get("VONAGE_BASE_URL"), "/"),
-			VonageAPIKey:     get("VONAGE_API_KEY"),
-			VonageAPISecret:  get("VONAGE_API_SECRET"),
-			WebhookSecret:    get("CARRIER_WEBHOOK_SECRET"),
-			StopShortCode:    get("STOP_SHORT_CODE"),
+			Primary:             get("CARRIER_PRIMARY"),
+			Secondary:           get("CARRIER_SECONDARY"),
+			SimURL:              strings.TrimRight(get("CARRIER_SIM_URL"), "/"),
+			TwilioBaseURL:       strings.TrimRight(get("TWILIO_BASE_URL"), "/"),
+			TwilioAccountSID:    get("TWILIO_ACCOUNT_SID"),
+			TwilioAuthToken:     get("TWILIO_AUTH_TOKEN"),
+			VonageBaseURL:       strings.TrimRight(get("VONAGE_BASE_URL"), "/"),
+			VonageAPIKey:        get("VONAGE_API_KEY"),
+			VonageAPISecret:     get("VONAGE_API_SECRET"),
+			VonageVoiceBaseURL:  strings.TrimRight(get("VONAGE_VOICE_BASE_URL"), "/"),
+			VonageApplicationID: get("VONAGE_APPLICATION_ID"),
+			VonagePrivateKey:    get("VONAGE_PRIVATE_KEY"),
+			WebhookSecret:       get("CARRIER_WEBHOOK_SECRET"),
+			StopShortCode:       get("STOP_SHORT_CODE"),
 
 			VonageSignatureSecret: get("VONAGE_SIGNATURE_SECRET"),
 			VonageSignatureMethod: get("VONAGE_SIGNATURE_METHOD"),

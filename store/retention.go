@@ -89,6 +89,7 @@ func deleteMessages(ctx context.Context, tx pgx.Tx, ids []string) error {
 		`DELETE FROM message_events WHERE message_id = ANY($1::uuid[])`,
 		`DELETE FROM short_links WHERE message_id = ANY($1::uuid[])`,
 		`DELETE FROM dispatch_attempts WHERE message_id = ANY($1::uuid[])`,
+		`DELETE FROM voice_calls WHERE call_id = ANY($1::uuid[])`,
 		`DELETE FROM hubspot_outbox WHERE message_id = ANY($1::uuid[])`,
 		`DELETE FROM quota_reservations WHERE message_id = ANY($1::uuid[])`,
 		`DELETE FROM messages WHERE id = ANY($1::uuid[])`,

@@ -54,7 +54,44 @@ func NewSender(cfg config.Config, name string, hc *http.Client) (carrier.Sender,
 	case "twilio":
 		return twilio.New(twilio.Options{BaseURL: c.TwilioBaseURL, AccountSID: c.TwilioAccountSID, AuthToken: c.TwilioAuthToken, HTTPClient: hc}), nil
 	case "vonage":
-		return vonage.New(vonage.Options{BaseURL: c.VonageBaseURL, APIKey: c.VonageAPIKey, APISecret: c.VonageAPISecret, HTTPClient: hc}), nil
+		return vonage.New(vonage.Options{BaseURL: c.VonageBaseURL, APIKey: c.VonageAPIKey, APISecret: c.VonageAPISecret, HTTPClient: hc,
+			VoiceBaseURL: c.VonageVoiceBaseURL, ApplicationID: c.VonageApplicationID, PrivateKey: c.VonagePrivateKey}), nil
 	}
 	return nil, fmt.Errorf("dispatch: unknown carrier %q", name)
+}
+
+// CallPlacerFromConfig builds the call placer of cfg.Carrier: the primary and optional
+// secondary carriers' voice adapters, the breaker settings, webhooks at cfg.PublicBaseURL.
+// CARRIER_AT_LEAST_ONCE does not apply to calls: a call is never placed twice.
+func CallPlacerFromConfig(cfg config.Config, attempts CallAttempts, log *slog.Logger) (*CallPlacer, error) {
+	primary, err := NewCaller(cfg, cfg.Carrier.Primary, nil)
+	if err != nil {
+		return nil, err
+	}
+	var secondary carrier.Caller
+	if cfg.Carrier.Secondary != "" {
+		if secondary, err = NewCaller(cfg, cfg.Carrier.Secondary, nil); err != nil {
+			return nil, err
+		}
+	}
+	return NewCallPlacer(attempts, primary, secondary, CallSettings{Settings: Settings{
+		BreakerFailures:    cfg.Carrier.BreakerFailures,
+		BreakerOpenTimeout: cfg.Carrier.BreakerOpenTimeout,
+		SendTimeout:        cfg.Carrier.SendTimeout,
+		CallbackBaseURL:    cfg.PublicBaseURL,
+		Log:                log,
+	}}), nil
+}
+
+// NewCaller builds the voice adapter of a carrier name, as NewSender the SMS one.
+func NewCaller(cfg config.Config, name string, hc *http.Client) (carrier.Caller, error) {
+	s, err := NewSender(cfg, name, hc)
+	if err != nil {
+		return nil, err
+	}
+	c, ok := s.(carrier.Caller)
+	if !ok {
+		return nil, fmt.Errorf("dispatch: carrier %q places no calls", name)
+	}
+	return c, nil
 }

@@ -37,6 +37,14 @@ type Options struct {
 	// WebhookSecret signs every callback (carrier.SignWebhook).
 	WebhookSecret string
 	HTTPClient    *http.Client
+
+	// Voice (see voice.go): how numbers not in VoiceNumbers answer — rates of failed, busy,
+	// no-answer and machine; the rest is a person, who presses no key — and the duration reported
+	// of an answered call (default 20 s).
+	VoiceFailed, VoiceBusy, VoiceNoAnswer, VoiceMachine float64
+	VoiceTalkSeconds                                    int
+	// VoiceNumbers sets the behaviour of given numbers (also SetVoiceNumber, POST /sim/voice/numbers).
+	VoiceNumbers map[string]VoiceNumber
 }
 
 func (o *Options) defaults() {
@@ -52,6 +60,9 @@ func (o *Options) defaults() {
 	if o.SlowDelay <= 0 {
 		o.SlowDelay = 2 * time.Second
 	}
+	if o.VoiceTalkSeconds <= 0 {
+		o.VoiceTalkSeconds = 20
+	}
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: 10 * time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -59,7 +70,8 @@ func (o *Options) defaults() {
 }
 
 // ParseOptions reads "key=value,key=value" (CARRIERSIM_OPTIONS): seed, delay, undelivered,
-// failed, unreported, stop, reply, reply_text, click, 5xx, timeout, slow, hang, slow_delay.
+// failed, unreported, stop, reply, reply_text, click, 5xx, timeout, slow, hang, slow_delay, and for
+// calls voice_failed, voice_busy, voice_no_answer, voice_machine (rates), voice_talk (seconds).
 func ParseOptions(s string) (Options, error) {
 	var o Options
 	for _, kv := range strings.Split(s, ",") {
@@ -106,6 +118,16 @@ func ParseOptions(s string) (Options, error) {
 			rate(&o.Timeout)
 		case "slow":
 			rate(&o.Slow)
+		case "voice_failed":
+			rate(&o.VoiceFailed)
+		case "voice_busy":
+			rate(&o.VoiceBusy)
+		case "voice_no_answer":
+			rate(&o.VoiceNoAnswer)
+		case "voice_machine":
+			rate(&o.VoiceMachine)
+		case "voice_talk":
+			o.VoiceTalkSeconds, err = strconv.Atoi(v)
 		case "reply_text":
 			o.ReplyText = v
 		default:

@@ -1,4 +1,5 @@
-// Package sim is a carrier simulator speaking Twilio's Messages wire format, so that development,
+// Package sim is a carrier simulator speaking Twilio's Messages and Calls wire format (calls: see
+// voice.go), so that development,
 // tests and benchmarks exercise the real adapter. It dedupes sends on the Idempotency-Key header
 // (our message id), posts signed status callbacks (queued → sent → delivered / undelivered /
 // failed, or no final status at all), opens the message's short links and replies (including
@@ -45,6 +46,12 @@ type Stats struct {
 	Clicks           int            `json:"clicks"`
 	Outcomes         map[string]int `json:"outcomes"`         // final status → messages
 	SendsByMessage   map[string]int `json:"sends_by_message"` // idempotency key → send requests
+	// Voice.
+	CallRequests int            `json:"call_requests"`
+	Calls        int            `json:"calls"` // distinct calls taken
+	KeysPressed  int            `json:"keys_pressed"`
+	Transfers    int            `json:"transfers"`
+	CallOutcomes map[string]int `json:"call_outcomes"` // human | machine | busy | no-answer | failed → calls
 }
 
 type simMessage struct {
@@ -67,6 +74,11 @@ type Sim struct {
 	byKey  map[string]*simMessage
 	bySID  map[string]*simMessage
 	faults struct{ e5xx, timeout, slow float64 }
+
+	voiceNumbers map[string]VoiceNumber
+	callsByKey   map[string]*simCall
+	callsBySID   map[string]*simCall
+	callRequests map[string]int
 }
 
 // New builds a simulator.
@@ -74,11 +86,16 @@ func New(o Options) *Sim {
 	o.defaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Sim{o: o, mux: http.NewServeMux(), ctx: ctx, cancel: cancel, byKey: map[string]*simMessage{}, bySID: map[string]*simMessage{}}
-	s.stats.Outcomes, s.stats.SendsByMessage = map[string]int{}, map[string]int{}
+	s.stats.Outcomes, s.stats.SendsByMessage, s.stats.CallOutcomes = map[string]int{}, map[string]int{}, map[string]int{}
+	s.voiceNumbers, s.callsByKey, s.callsBySID, s.callRequests = map[string]VoiceNumber{}, map[string]*simCall{}, map[string]*simCall{}, map[string]int{}
+	for n, v := range o.VoiceNumbers {
+		s.voiceNumbers[n] = v
+	}
 	s.faults.e5xx, s.faults.timeout, s.faults.slow = o.Error5xx, o.Timeout, o.Slow
 	s.mux.HandleFunc("POST /2010-04-01/Accounts/{account}/Messages.json", s.create)
 	s.mux.HandleFunc("GET /2010-04-01/Accounts/{account}/Messages/{sid}", s.fetch)
 	s.mux.HandleFunc("GET /sim/messages", s.lookup)
+	s.registerVoice()
 	s.mux.HandleFunc("GET /sim/stats", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, s.Stats()) })
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	return s
@@ -98,7 +115,10 @@ func (s *Sim) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stats
-	st.Outcomes, st.SendsByMessage = map[string]int{}, map[string]int{}
+	st.Outcomes, st.SendsByMessage, st.CallOutcomes = map[string]int{}, map[string]int{}, map[string]int{}
+	for k, v := range s.stats.CallOutcomes {
+		st.CallOutcomes[k] = v
+	}
 	for k, v := range s.stats.Outcomes {
 		st.Outcomes[k] = v
 	}

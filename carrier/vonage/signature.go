@@ -65,3 +65,11 @@ func ValidSignature(secret, method string, params url.Values) bool {
 	}
 	return hmac.Equal([]byte(sig), []byte(Signature(secret, method, params)))
 }
+
+func hs256(secret, s string) []byte {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(s))
+	return mac.Sum(nil)
+}
+
+func hmacEqual(a, b []byte) bool { return hmac.Equal(a, b) }

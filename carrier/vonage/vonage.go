@@ -24,6 +24,11 @@ type Options struct {
 	APIKey     string
 	APISecret  string
 	HTTPClient *http.Client // default: a client with a 10 s timeout
+	// VoiceBaseURL is the Voice API (https://api.nexmo.com); ApplicationID and PrivateKey (PEM, or
+	// the path of a PEM file) sign its JWTs. Without them the client places no calls.
+	VoiceBaseURL  string
+	ApplicationID string
+	PrivateKey    string
 }
 
 // Client sends SMS through the Vonage SMS API. It has no Lookup: the SMS API cannot find a
@@ -39,6 +44,7 @@ func New(o Options) *Client {
 		o.Name = "vonage"
 	}
 	o.BaseURL = strings.TrimRight(o.BaseURL, "/")
+	o.VoiceBaseURL = strings.TrimRight(o.VoiceBaseURL, "/")
 	hc := o.HTTPClient
 	if hc == nil {
 		hc = &http.Client{Timeout: 10 * time.Second}

@@ -1,5 +1,6 @@
-// Command carriersim runs the carrier simulator (Twilio wire format) on CARRIERSIM_ADDR; its
-// callbacks go to PUBLIC_BASE_URL signed with CARRIER_WEBHOOK_SECRET.
+// Command carriersim runs the carrier simulator (Twilio wire format: SMS and voice calls, see
+// carrier/sim) on CARRIERSIM_ADDR; its callbacks go to PUBLIC_BASE_URL signed with
+// CARRIER_WEBHOOK_SECRET.
 package main
 
 import (
