@@ -52,7 +52,7 @@ func seedCampaign(t *testing.T, db *store.Store) (day1, day2 time.Time) {
 	day1 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	day2 = day1.AddDate(0, 0, 1)
 	campaignMessage(t, db, 700, "spring", "1", "+33612345601", "FR", 2, day1, "SMS_SENT", "SMS_DELIVERED", "SMS_CLICKED")
-	campaignMessage(t, db, 700, "spring", "2", "+33612345602", "FR", 1, day1, "SMS_SENT", "SMS_NOT_DELIVERED")
+	campaignMessage(t, db, 700, "spring", "2", "+33612345602", "FR", 1, day1.Add(time.Minute), "SMS_SENT", "SMS_NOT_DELIVERED")
 	campaignMessage(t, db, 700, "spring", "3", "+34612345603", "ES", 1, day2, "SMS_SENT", "SMS_DELIVERED", "SMS_RESPONSE", "SMS_UNSUBSCRIBED")
 	campaignMessage(t, db, 700, "spring", "4", "+33612345604", "FR", 1, day2, "SMS_NOT_SENT")
 	campaignMessage(t, db, 700, "spring", "5", "+33612345605", "FR", 1, day2)
