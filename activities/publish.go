@@ -137,14 +137,26 @@ func publication(in PublishInput) store.Publication {
 	var p store.Publication
 	if ev := in.Event; ev != nil {
 		p = statusLog(*ev)
-		timeline, record := hubspotsync.Outbox(change(*ev, in.OptOut))
+		c := change(*ev, in.OptOut)
+		timeline, record := hubspotsync.Outbox(c)
 		p.Outbox, p.Record = []store.OutboxItem{timeline}, &record
+		if ownRecordElsewhere(*ev) {
+			p.Outbox = append(p.Outbox, hubspotsync.AlsoOn(c, ev.ObjectType, ev.ObjectID))
+		}
 	}
 	if o := in.OptOut; o != nil {
 		p.Suppression = &store.SuppressionChange{PortalID: o.PortalID, Channel: channelOr(o.Channel), Phone: o.Phone, Reason: o.Reason,
 			MessageID: o.MessageID, Remove: o.OptIn}
 	}
 	return p
+}
+
+// ownRecordElsewhere says whether a message went to another record's phone than its own (a
+// deal's, to its contact or company): its status changes then show on its own record's timeline
+// as well.
+func ownRecordElsewhere(ev StatusEvent) bool {
+	return ev.TargetType != "" && ev.ObjectType != "" && ev.ObjectID != "" &&
+		(hubspot.ObjectPath(ev.TargetType) != hubspot.ObjectPath(ev.ObjectType) || ev.TargetID != ev.ObjectID)
 }
 
 // recordStatus writes a status to the message log and its event, without HubSpot (idempotent).

@@ -216,6 +216,20 @@ func TestPublishTargetAndFlags(t *testing.T) {
 	if tl["objectId"] != "701" || tl["eventTemplateId"] != "1002" || tokens["error_code"] != string(outcome.NumberNotAssigned) {
 		t.Errorf("timeline event = %v, want template 1002 on contact 701 with the error code", tl)
 	}
+	// The deal shows the message on its timeline too: as a note, the stack having no deal template.
+	onDeal := 0
+	for _, n := range s.hs.Notes() {
+		for _, a := range n.Associations {
+			to, _ := a["to"].(map[string]any)
+			types, _ := a["types"].([]any)
+			if to["id"] == "801" && len(types) == 1 && types[0].(map[string]any)["associationTypeId"] == float64(214) {
+				onDeal++
+			}
+		}
+	}
+	if onDeal != 1 {
+		t.Errorf("%d notes on deal 801, want its status change once", onDeal)
+	}
 	m, err := s.db.GetMessage(s.ctx, id)
 	if err != nil || m.ObjectType != "deal" || m.ObjectID != "801" || m.ErrorCode != string(outcome.NumberNotAssigned) {
 		t.Errorf("message row = %+v, %v; want the deal's message with its error code", m, err)

@@ -64,6 +64,7 @@ func NewRouter(d Deps) *gin.Engine {
 	registerLinks(r, d, box)
 	registerWebhooks(r, d)
 	registerAdmin(r, d)
+	registerStats(r, d)
 	return r
 }
 

@@ -226,7 +226,7 @@ var Vars = []Var{
 	{"HUBSPOT_OPTIONAL_SCOPES", "timeline", "optional OAuth scopes (timeline is granted to timeline partners only)"},
 	{"HUBSPOT_PATHS", "", "API path overrides, e.g. `timeline=/integrators/timeline/v3,callbacks=/automation/actions/callbacks/2026-03` (names: callbacks, timeline, objects, associations, properties, accountinfo)"},
 	{"HUBSPOT_CALLBACK_DONE_STATUSES", "404,409,410", "statuses of a callback completion that mean already completed or expired (UNCONFIRMED in HubSpot's docs)"},
-	{"HUBSPOT_TIMELINE_TEMPLATES", "", "timeline event template id per status, e.g. `SMS_SENT=1001,SMS_DELIVERED=1002`"},
+	{"HUBSPOT_TIMELINE_TEMPLATES", "", "timeline event template id per status, e.g. `SMS_SENT=1001,SMS_DELIVERED=1002` (contact templates); `deals:SMS_SENT=2001` names a deal template (a deal's messages also show on the deal: as notes where its status has no deal template)"},
 	{"FAKEHUBSPOT_ADDR", "127.0.0.1:8091", "listen address of the fake HubSpot (cmd/fakehubspot)"},
 	{"CARRIER_PRIMARY", "sim", "carrier used first: sim, twilio or vonage"},
 	{"CARRIER_SECONDARY", "", "carrier used when the primary's circuit breaker is open (optional)"},

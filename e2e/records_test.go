@@ -37,6 +37,20 @@ func TestDealUsesAssociatedContact(t *testing.T) {
 	if m.ObjectType != "deal" || m.Phone != "+33612345677" {
 		t.Fatalf("message log = %s %s to %s; want the deal's message to its contact's mobile", m.ObjectType, m.ObjectID, m.Phone)
 	}
+	// The deal's timeline shows the message too: notes, the harness having timeline templates for
+	// contacts only.
+	s.synced()
+	onDeal := map[string]bool{}
+	for _, n := range s.hubspot.Notes() {
+		for _, a := range n.Associations {
+			if to, _ := a["to"].(map[string]any); to["id"] == "77" {
+				onDeal[n.Properties["hs_note_body"][:strings.Index(n.Properties["hs_note_body"], "</strong>")]] = true
+			}
+		}
+	}
+	if len(onDeal) != 2 {
+		t.Errorf("notes on deal 77: %v, want its sent and delivered changes", onDeal)
+	}
 }
 
 // {UNSUB_URL} becomes a link whose page asks first (a GET, as link previews do, opts no one out)

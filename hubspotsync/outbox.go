@@ -96,6 +96,18 @@ func Outbox(c Change) (store.OutboxItem, store.RecordUpdate) {
 	return timeline, record
 }
 
+// AlsoOn returns the timeline row that shows a change on another record than the one it was
+// written to: a deal's message goes to its contact's (or company's) phone and is written there,
+// and appears on the deal's timeline too. The row has its own event id, so its note or event is
+// not mistaken for the contact's.
+func AlsoOn(c Change, objectType, objectID string) store.OutboxItem {
+	objectType = hubspot.ObjectPath(objectType)
+	id := c.eventID() + "-" + objectType
+	payload, _ := json.Marshal(TimelineItem{ID: id, Status: string(c.Status), At: c.At.UTC(), Tokens: c.Tokens})
+	return store.OutboxItem{PortalID: c.PortalID, MessageID: c.MessageID, Kind: store.OutboxTimeline, ObjectType: objectType,
+		ObjectID: objectID, DedupeKey: "timeline:" + id, Payload: payload}
+}
+
 // NextRecordState applies a change to what a record's properties say:
 //   - the last-message properties belong to the record's latest message (the latest sent, else
 //     created): a change of an older message leaves them alone;

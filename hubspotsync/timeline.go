@@ -37,11 +37,21 @@ func (p *pass) switchedOff(status string) bool {
 	return ok && slices.Contains(p.settings.DisabledEvents, kind)
 }
 
-// useTimeline decides timeline event or note for a status: a timeline event when the portal
+// useTimeline decides timeline event or note for a row: a timeline event when the portal
 // granted the timeline scope (recorded at install and token refresh), is not switched to notes,
-// and the status has a template. A 403 on the write is only a safety net.
-func (p *pass) useTimeline(status string) bool {
-	return p.settings.TimelineMode != store.TimelineModeFallback && hasScope(p.settings.Scopes, TimelineScope) && p.s.Templates[status] != ""
+// and the status has a template for the row's object type. A 403 on the write is only a safety net.
+func (p *pass) useTimeline(objectType, status string) bool {
+	return p.settings.TimelineMode != store.TimelineModeFallback && hasScope(p.settings.Scopes, TimelineScope) && p.s.template(objectType, status) != ""
+}
+
+// template is the timeline event template of a status on an object type: Templates[status] for
+// contacts, Templates["DEALS:"+status] (HUBSPOT_TIMELINE_TEMPLATES deals:SMS_SENT=…) for another
+// type. A template belongs to one object type, so a contact's template never writes on a deal.
+func (s *Sender) template(objectType, status string) string {
+	if t := hubspot.ObjectPath(objectType); t != "contacts" {
+		return s.Templates[strings.ToUpper(t)+":"+status]
+	}
+	return s.Templates[status]
 }
 
 // deliverTimeline writes timeline rows: events in batches, notes one by one.
@@ -56,7 +66,7 @@ func (p *pass) deliverTimeline(ctx context.Context, rows []store.OutboxRow) {
 		switch {
 		case p.switchedOff(it.Status):
 			p.done = append(p.done, r.ID)
-		case p.useTimeline(it.Status):
+		case p.useTimeline(r.ObjectType, it.Status):
 			events = append(events, timelineRow{r, it})
 		default:
 			notes = append(notes, timelineRow{r, it})
@@ -147,7 +157,7 @@ func (p *pass) timelineRefused(ctx context.Context, err error) {
 // event is the timeline event of a row.
 func (p *pass) event(t timelineRow) hubspot.TimelineEvent {
 	at := t.item.At
-	return hubspot.TimelineEvent{ID: t.item.ID, TemplateID: p.s.Templates[t.item.Status], ObjectID: t.row.ObjectID, Timestamp: &at, Tokens: t.item.Tokens}
+	return hubspot.TimelineEvent{ID: t.item.ID, TemplateID: p.s.template(t.row.ObjectType, t.item.Status), ObjectID: t.row.ObjectID, Timestamp: &at, Tokens: t.item.Tokens}
 }
 
 // note is the note of a row, for portals without timeline events.

@@ -1,0 +1,4 @@
+package store
+
+// MessageFlagsSQL lets the tests explain the campaign queries' plan.
+const MessageFlagsSQL = messageFlags
