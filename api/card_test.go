@@ -102,7 +102,10 @@ func TestCardSignatures(t *testing.T) {
 	}
 	send := map[string]any{"clientId": "client-sig-0001", "objectType": "0-1", "objectId": "904",
 		"inputs": map[string]string{"country": "FR", "sender": "ACME", "message": "Bonjour"}}
-	onlyV3 := func(r *http.Request) { r.Header.Del(hubspot.HeaderSignature); r.Header.Del(hubspot.HeaderSignatureVersion) }
+	onlyV3 := func(r *http.Request) {
+		r.Header.Del(hubspot.HeaderSignature)
+		r.Header.Del(hubspot.HeaderSignatureVersion)
+	}
 	onlyV2 := func(r *http.Request) { r.Header.Del(hubspot.HeaderSignatureV3) }
 	for _, tc := range []struct {
 		name string
