@@ -4,19 +4,26 @@ TEMPORAL_CLI  := v1.5.1
 FUZZTIME      ?= 15s
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: run test build check fuzz bench bench-lifecycle compose-config clean
+.PHONY: run test build check fuzz bench bench-lifecycle compose-config clean hubspot-project
 
 ## run: PostgreSQL, Temporal dev server + Web UI (:8233), API (:8080), worker and simulators; Ctrl-C stops all
 run: build bin/temporal
 	bin/devstack run
 
 ## test: gofmt/vet, then unit + integration tests against a throwaway PostgreSQL and Temporal dev server
-test: check build bin/temporal
+test: check build bin/temporal hubspot-project
 	bin/devstack exec -- $(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) fuzz
 
 build:
 	$(GO) build -o bin/ ./cmd/...
+
+## hubspot-project: the HubSpot developer project (app card, workflow actions): npm packages from
+## the lockfiles, the card type-checked, the project checked offline by HubSpot's project parser
+hubspot-project:
+	@command -v npm >/dev/null 2>&1 || { echo "hubspot-project: npm is missing (Debian: apt-get install -y nodejs npm)" >&2; exit 1; }
+	cd hubspot-project && npm ci --no-audit --no-fund && npm run --silent check
+	cd hubspot-project/src/app/cards && npm ci --no-audit --no-fund && npx tsc --noEmit
 
 # The Temporal CLI (dev server with the Web UI), built from its Go module outside our go.mod;
 # Go's build cache makes later builds fast.

@@ -50,6 +50,8 @@ func registerHubSpot(r *gin.Engine, d Deps) {
 	g.POST("/sms", a.handle(outcome.SMS))
 	g.POST("/voice", a.handle(outcome.Voice))
 	g.POST("/ivr", a.handle(outcome.IVR))
+	g.POST("/options/templates", a.templateOptions)
+	registerCard(r, d, a)
 	registerOAuth(r, d)
 }
 
@@ -172,6 +174,11 @@ func (a *actions) handle(channel outcome.Channel) gin.HandlerFunc {
 				"message_id", req.MessageID, "state", out[hubspot.OutputState])
 			c.JSON(http.StatusOK, gin.H{"outputFields": out})
 			return
+		}
+		if id := strings.TrimSpace(string(ex.InputFields[templateInput])); id != "" {
+			if !a.applyTemplate(c, &req, id) {
+				return
+			}
 		}
 		closed, err := a.start(c.Request.Context(), req)
 		if err != nil {
@@ -371,7 +378,8 @@ func smsRequest(ex actionExecution, portalID int64, now time.Time) (workflows.SM
 	default:
 		return req, invalid(outcome.InvalidMessageType, "message_type %q must be marketing or transactional.", i.MessageType)
 	}
-	if i.Message = string(ex.InputFields["message"]); strings.TrimSpace(i.Message) == "" {
+	// A template, when chosen, gives the text (resolved by the caller); otherwise the message.
+	if i.Message = string(ex.InputFields["message"]); strings.TrimSpace(i.Message) == "" && in(templateInput) == "" {
 		return req, invalid(outcome.MissingMessage, "The message is empty.")
 	}
 	for _, b := range []struct {

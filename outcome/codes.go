@@ -47,6 +47,8 @@ const (
 	InvalidSendAt        Code = "INVALID_SEND_AT"
 	InvalidWaitFor       Code = "INVALID_WAIT_FOR"
 	InvalidWaitHours     Code = "INVALID_WAIT_HOURS"
+	// TemplateNotFound: the action names a template the portal does not have (or deleted).
+	TemplateNotFound Code = "TEMPLATE_NOT_FOUND"
 	// OutcomeNotRecorded answers an execution repeated after its message ended without a trace.
 	OutcomeNotRecorded Code = "OUTCOME_NOT_RECORDED"
 )

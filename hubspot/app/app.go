@@ -5,6 +5,7 @@
 package app
 
 import (
+	"bytes"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -127,4 +128,52 @@ func readJSON(name string, v any) error {
 		return fmt.Errorf("app: %s: %w", name, err)
 	}
 	return nil
+}
+
+// ProjectVariable is the HubSpot developer project's profile variable holding the API's public
+// base URL (hubspot-project/src/hsprofile.*.json), written ${PUBLIC_BASE_URL} in its files.
+const ProjectVariable = "PUBLIC_BASE_URL"
+
+// ActionKinds are the custom workflow actions, by the name of their definition file.
+var ActionKinds = []string{"sms", "voice", "ivr"}
+
+// ProjectAction returns an action as a workflow-action component of the HubSpot developer
+// project: the same definition as the one bin/hubspotapp registers, published under the
+// platform's key (isPublished) for the workflows client, its URLs on ${PUBLIC_BASE_URL}.
+func ProjectAction(kind string) ([]byte, error) {
+	raw, err := files.ReadFile("actions/send-" + kind + ".json")
+	if err != nil {
+		return nil, fmt.Errorf("app: no action %q: %w", kind, err)
+	}
+	s := strings.ReplaceAll(string(raw), "{{PUBLIC_BASE_URL}}", "${"+ProjectVariable+"}")
+	if strings.Count(s, `"published":`) != 1 {
+		return nil, fmt.Errorf("app: action %q: want one \"published\" key", kind)
+	}
+	s = strings.Replace(s, `"published":`, `"supportedClients": [{"client": "WORKFLOWS"}], "isPublished":`, 1)
+	component := `{"uid": "smsflow_send_` + kind + `", "type": "workflow-action", "config": ` + s + "}"
+	var out bytes.Buffer
+	if err := json.Indent(&out, []byte(component), "", "  "); err != nil {
+		return nil, fmt.Errorf("app: action %q: %w", kind, err)
+	}
+	out.WriteByte('\n')
+	return out.Bytes(), nil
+}
+
+// ProjectFiles are the files of the HubSpot developer project generated from these definitions,
+// by path under hubspot-project/ (`bin/hubspotapp -write-project hubspot-project` writes them).
+func ProjectFiles() (map[string][]byte, error) {
+	out := map[string][]byte{}
+	for _, kind := range ActionKinds {
+		b, err := ProjectAction(kind)
+		if err != nil {
+			return nil, err
+		}
+		out[ProjectActionPath(kind)] = b
+	}
+	return out, nil
+}
+
+// ProjectActionPath is where an action's component lives in the project.
+func ProjectActionPath(kind string) string {
+	return "src/app/workflow-actions/send-" + kind + "-hsmeta.json"
 }
