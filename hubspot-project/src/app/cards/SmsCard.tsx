@@ -12,6 +12,7 @@ import {
   ErrorState,
   Flex,
   Input,
+  Link,
   LoadingButton,
   LoadingSpinner,
   Select,
@@ -174,7 +175,39 @@ function MessageList(props: { api: Api; objectType: string; objectId: string; re
         <LoadingButton loading={loading} onClick={load} variant="secondary">
           Refresh
         </LoadingButton>
+        <StatisticsLink api={api} campaign={messages[0]?.campaign} />
       </ButtonRow>
+    </Flex>
+  );
+}
+
+/** StatisticsLink asks the API for a signed link to the campaign statistics page, then shows it. */
+function StatisticsLink(props: { api: Api; campaign?: string }) {
+  const { api, campaign } = props;
+  const [url, setUrl] = useState('');
+  const [error, setError] = useState('');
+  const [loading, setLoading] = useState(false);
+  if (url) {
+    return <Link href={url}>Open the statistics of {campaign || 'the campaigns'}</Link>;
+  }
+  return (
+    <Flex direction="column" gap="extra-small">
+      <LoadingButton
+        loading={loading}
+        variant="secondary"
+        onClick={() => {
+          setLoading(true);
+          setError('');
+          api
+            .statsLink(campaign)
+            .then((r) => setUrl(r.url))
+            .catch((e: unknown) => setError(errorText(e)))
+            .finally(() => setLoading(false));
+        }}
+      >
+        Campaign statistics
+      </LoadingButton>
+      {error ? <Text variant="microcopy">{error}</Text> : null}
     </Flex>
   );
 }

@@ -180,6 +180,12 @@ export class Api {
     return call(`${this.base}/hubspot/card/templates/${encodeURIComponent(id)}`, 'DELETE');
   }
 
+  /** statsLink is a signed link (valid an hour) to the portal's campaign statistics page. */
+  statsLink(campaign?: string): Promise<{ url: string; expires_at: string }> {
+    const q = campaign ? `?${new URLSearchParams({ campaign }).toString()}` : '';
+    return call(`${this.base}/v1/stats/link${q}`, 'GET');
+  }
+
   preview(req: PreviewRequest): Promise<PreviewResult> {
     return call(`${this.base}/v1/preview`, 'POST', req);
   }
