@@ -115,4 +115,3 @@ func (s *Store) UncountFrequency(ctx context.Context, messageID string) error {
 	}
 	return nil
 }
-
