@@ -62,11 +62,19 @@ const (
 
 var errWorkerStopping = errors.New("the worker is stopping: no carrier call started")
 
-// Dispatch sends the message through the carrier layer. Right before each carrier call (every
-// retry of this activity included) it checks the country's window, so a message whose window
-// closed while it was retried comes back with DeferUntil instead of leaving; and a worker that
-// is stopping starts no new call.
+// Dispatch sends the message through the carrier layer. It first takes the message's slot in its
+// sender's pacing lane and waits for it when it is near; a far one comes back as DeferUntil.
+// Right before each carrier call (every retry of this activity included) it checks the
+// country's window, so a message whose window closed while it was retried comes back with
+// DeferUntil instead of leaving (spread over the opening like the other wake-ups); and a worker
+// that is stopping starts no new call.
 func (a *Activities) Dispatch(ctx context.Context, in DispatchInput) (DispatchResult, error) {
+	if held, err := a.waitForSlot(ctx, in); err != nil || held != nil {
+		if held == nil {
+			return DispatchResult{}, err
+		}
+		return *held, err
+	}
 	window := a.windowGate(in)
 	var stop <-chan struct{}
 	if activity.IsActivity(ctx) {
@@ -101,7 +109,8 @@ func (a *Activities) windowGate(in DispatchInput) dispatch.Gate {
 		if err != nil || !d.Held {
 			return dispatch.Hold{}, err
 		}
-		return dispatch.Hold{Until: d.SendAt, Reason: d.Reason}, nil
+		wake := a.spreadWake(d.SendAt, in.MessageID, in.Country, in.Timezones, in.MessageType)
+		return dispatch.Hold{Until: wake, Reason: d.Reason + wakeNote(d.SendAt, wake)}, nil
 	}
 }
 
