@@ -101,7 +101,7 @@ func parseSenderRates(s string, def SenderRates) (SenderRates, error) {
 
 // defaultSenderRates are the usual carrier limits: a long code about 1 message a second, a
 // toll-free number 3, a short code 100; alphanumeric ids depend on the carrier's contract.
-var defaultSenderRates = SenderRates{LongCode: 1, TollFree: 3, ShortCode: 100, Alphanumeric: 10}
+var defaultSenderRates = SenderRates{LongCode: 1, TollFree: 3, ShortCode: 100, Alphanumeric: 30}
 
 // ParseFrequencyCaps reads "3/24h,10/7d" ("off": none).
 func ParseFrequencyCaps(s string) ([]FrequencyCap, error) {

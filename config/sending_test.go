@@ -17,7 +17,7 @@ func TestSendingDefaults(t *testing.T) {
 	if s.WakeSpread != 15*time.Minute || s.PacingMaxWait != 15*time.Second || s.FrequencyCapOnExceed != "reject" {
 		t.Fatalf("sending = %+v", s)
 	}
-	if s.SenderRates != (SenderRates{LongCode: 1, TollFree: 3, ShortCode: 100, Alphanumeric: 10}) {
+	if s.SenderRates != (SenderRates{LongCode: 1, TollFree: 3, ShortCode: 100, Alphanumeric: 30}) {
 		t.Fatalf("rates = %+v", s.SenderRates)
 	}
 	want := []FrequencyCap{{3, 24 * time.Hour}, {10, 7 * 24 * time.Hour}}
