@@ -69,13 +69,16 @@ var errWorkerStopping = errors.New("the worker is stopping: no carrier call star
 // DeferUntil instead of leaving (spread over the opening like the other wake-ups); and a worker
 // that is stopping starts no new call.
 func (a *Activities) Dispatch(ctx context.Context, in DispatchInput) (DispatchResult, error) {
-	if held, err := a.waitForSlot(ctx, in); err != nil || held != nil {
-		if held == nil {
-			return DispatchResult{}, err
-		}
-		return *held, err
-	}
 	window := a.windowGate(in)
+	// A message whose window is closed takes no slot: the gate sends it back to the hold.
+	if closed, _ := windowClosed(window); !closed {
+		if held, err := a.waitForSlot(ctx, in); err != nil || held != nil {
+			if held == nil {
+				return DispatchResult{}, err
+			}
+			return *held, err
+		}
+	}
 	var stop <-chan struct{}
 	if activity.IsActivity(ctx) {
 		stop = activity.GetWorkerStopChannel(ctx)
@@ -112,6 +115,15 @@ func (a *Activities) windowGate(in DispatchInput) dispatch.Gate {
 		wake := a.spreadWake(d.SendAt, in.MessageID, in.Country, in.Timezones, in.MessageType)
 		return dispatch.Hold{Until: wake, Reason: d.Reason + wakeNote(d.SendAt, wake)}, nil
 	}
+}
+
+// windowClosed reports whether window (nil: none) holds the message now.
+func windowClosed(window dispatch.Gate) (bool, error) {
+	if window == nil {
+		return false, nil
+	}
+	h, err := window(time.Now())
+	return err == nil && !h.Until.IsZero(), err
 }
 
 // nextSendTime is the window's decision at `at`: the compliance rules see at moved by

@@ -363,3 +363,26 @@ func TestQuotaDeferIsSpread(t *testing.T) {
 		t.Fatalf("%d distinct wake-ups of 20, want them spread", len(uniqueTimes(wakes)))
 	}
 }
+
+// A message whose window is closed at the dispatch takes no slot of its sender: it goes back to
+// the hold and takes one when it leaves.
+func TestDispatchOutsideTheWindowTakesNoSlot(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	shiftTo(s, time.Date(2026, 3, 22, 20, 0, 0, 0, paris)) // a Sunday
+	in := frenchMarketing(newID())
+	res, err := s.acts.Dispatch(s.ctx, in)
+	if err != nil || res.DeferUntil == nil {
+		t.Fatalf("result = %+v, %v; want deferred by the window", res, err)
+	}
+	var n int
+	if err := s.db.Pool.QueryRow(s.ctx, `SELECT count(*) FROM pacing_slots WHERE message_id = $1`, in.MessageID).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("slots = %d, %v; want none", n, err)
+	}
+	shiftTo(s, time.Date(2026, 3, 23, 10, 0, 0, 0, paris))
+	if res, err := s.acts.Dispatch(s.ctx, in); err != nil || res.CarrierMessageID == "" {
+		t.Fatalf("in the window = %+v, %v; want sent", res, err)
+	}
+	if err := s.db.Pool.QueryRow(s.ctx, `SELECT count(*) FROM pacing_slots WHERE message_id = $1`, in.MessageID).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("slots = %d, %v; want one", n, err)
+	}
+}

@@ -11,13 +11,14 @@ import (
 
 // ReserveSlot gives the message the first free slot of lane at or after at, and moves the lane
 // on by interval, so that the lane's messages go one interval apart. A message that already has
-// a slot in the lane (a retried activity) gets the same one. One statement: the lane's row is
-// locked only while it runs, never across a transaction.
+// a slot in the lane (a retried activity) gets the same one, unless that slot is more than
+// SlotLifetime before at: it was not used (the message went back to a hold) and a new one is
+// taken. One statement: the lane's row is locked only while it runs, never across a transaction.
 // The interval is rounded up to PostgreSQL's microsecond, so a lane never goes faster than asked.
 func (s *Store) ReserveSlot(ctx context.Context, messageID, lane string, at time.Time, interval time.Duration) (time.Time, error) {
 	interval = SlotInterval(interval)
 	var slot time.Time
-	err := s.Pool.QueryRow(ctx, `WITH prior AS (SELECT slot_at FROM pacing_slots WHERE message_id = $1 AND lane = $2),
+	err := s.Pool.QueryRow(ctx, `WITH prior AS (SELECT slot_at FROM pacing_slots WHERE message_id = $1 AND lane = $2 AND slot_at >= $5),
 bumped AS (
 	INSERT INTO pacing_lanes AS l (lane, next_slot) SELECT $2, $3::timestamptz + $4 * interval '1 microsecond'
 	WHERE NOT EXISTS (SELECT 1 FROM prior)
@@ -26,11 +27,12 @@ bumped AS (
 ),
 saved AS (
 	INSERT INTO pacing_slots (message_id, lane, slot_at) SELECT $1, $2, slot_at FROM bumped
-	ON CONFLICT (message_id, lane) DO UPDATE SET lane = EXCLUDED.lane
+	ON CONFLICT (message_id, lane) DO UPDATE
+	SET slot_at = CASE WHEN pacing_slots.slot_at < $5 THEN EXCLUDED.slot_at ELSE pacing_slots.slot_at END
 	RETURNING slot_at
 )
 SELECT slot_at FROM prior UNION ALL SELECT slot_at FROM saved`,
-		messageID, lane, at, interval.Microseconds()).Scan(&slot)
+		messageID, lane, at, interval.Microseconds(), at.Add(-SlotLifetime)).Scan(&slot)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("store: reserve slot: %w", err)
 	}
@@ -68,6 +70,9 @@ func (s *Store) SetSenderRate(ctx context.Context, portalID int64, sender string
 	}
 	return nil
 }
+
+// SlotLifetime is how long after its instant a message's slot is still its own.
+const SlotLifetime = time.Hour
 
 // SlotInterval is the interval ReserveSlot applies: interval rounded up to a microsecond.
 func SlotInterval(interval time.Duration) time.Duration {

@@ -70,6 +70,33 @@ func TestReserveSlotPacesConcurrentReservations(t *testing.T) {
 	}
 }
 
+// A slot left unused for more than SlotLifetime (the message went back to a hold) is replaced
+// by a new one when the message comes back.
+func TestReserveSlotRenewsAStaleSlot(t *testing.T) {
+	s := migrated(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 30, 7, 0, 0, 0, time.UTC)
+	id := uuid.NewString()
+	first, err := s.ReserveSlot(ctx, id, "sender:R", t0, time.Second)
+	if err != nil || !first.Equal(t0) {
+		t.Fatalf("first = %v, %v", first, err)
+	}
+	if _, err := s.ReserveSlot(ctx, uuid.NewString(), "sender:R", t0.Add(5*time.Hour), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := s.ReserveSlot(ctx, id, "sender:R", t0.Add(30*time.Minute), time.Second); err != nil || !again.Equal(t0) {
+		t.Fatalf("within the lifetime = %v, %v; want %v", again, err, t0)
+	}
+	later := t0.Add(5 * time.Hour)
+	renewed, err := s.ReserveSlot(ctx, id, "sender:R", later, time.Second)
+	if err != nil || !renewed.Equal(later.Add(time.Second)) {
+		t.Fatalf("after the lifetime = %v, %v; want a new slot %v", renewed, err, later.Add(time.Second))
+	}
+	if again, err := s.ReserveSlot(ctx, id, "sender:R", later, time.Second); err != nil || !again.Equal(renewed) {
+		t.Fatalf("retried = %v, %v; want %v", again, err, renewed)
+	}
+}
+
 // A lane left idle starts again at the instant asked, not at its old cursor; lanes are
 // independent.
 func TestReserveSlotIdleLane(t *testing.T) {
