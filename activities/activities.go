@@ -45,6 +45,12 @@ type Config struct {
 	// ComplianceClock is the clock the country windows are evaluated on: the real one in
 	// production (the zero value); tests move it to a Sunday evening in Paris, or speed it up.
 	ComplianceClock ComplianceClock
+	// Sending is the sending discipline: wake-up spread, sender rates, frequency caps. Its zero
+	// value spreads, paces and caps nothing.
+	Sending config.Sending
+	// SendTimeout bounds one carrier call: a dispatch waiting for its sender's slot keeps that
+	// much of its time for the call.
+	SendTimeout time.Duration
 }
 
 // Activities holds the clients the activities need.
@@ -90,7 +96,7 @@ func FromConfig(cfg config.Config, db *store.Store, log *slog.Logger) (*Activiti
 		Carrier: CarrierDispatcher{D: d},
 		Calls:   calls,
 		Config: Config{PublicBaseURL: cfg.PublicBaseURL, StopShortCode: cfg.Carrier.StopShortCode,
-			PhoneHashKey: []byte(cfg.PhoneHashKey), Defaults: defaultsOf(cfg)},
+			PhoneHashKey: []byte(cfg.PhoneHashKey), Defaults: defaultsOf(cfg), Sending: cfg.Sending, SendTimeout: cfg.Carrier.SendTimeout},
 	}, nil
 }
 

@@ -79,12 +79,22 @@ func (a *Activities) CheckBeforeDispatch(ctx context.Context, in DispatchCheckIn
 			return DispatchCheck{ErrorCode: outcome.ConsentMissing, ErrorMessage: fmt.Sprintf("marketing SMS to %s needs express consent: the record's %s is not true", in.Country, prop)}, nil
 		}
 	}
+	if capped, err := a.checkFrequency(ctx, in, p.Settings); err != nil || capped != nil {
+		if capped == nil {
+			return DispatchCheck{}, err
+		}
+		return *capped, err
+	}
 	q, err := a.Store.ReserveQuota(ctx, in.MessageID, in.PortalID,
 		[]store.QuotaSubject{{Scope: "sender", Subject: in.Sender}, {Scope: "user", Subject: in.SendingUser}}, in.Now)
 	if err != nil {
 		return DispatchCheck{}, err
 	}
 	if !q.OK {
+		// The message does not go now: its frequency count is taken back.
+		if err := a.Store.UncountFrequency(ctx, in.MessageID); err != nil {
+			return DispatchCheck{}, err
+		}
 		what := fmt.Sprintf("quota of %d messages for %s %q in %s reached", q.Limit, q.Scope, q.Subject, q.Period)
 		if q.OnExceed == "defer" {
 			wake, why := a.quotaWake(q.Resets, in)
@@ -98,15 +108,26 @@ func (a *Activities) CheckBeforeDispatch(ctx context.Context, in DispatchCheckIn
 
 // quotaWake is when a message deferred by a quota tries again: the quota's period ends at resets
 // (00:00 UTC), and a marketing message then waits for its country's window, so that it wakes
-// inside both (not at 00:00 UTC, outside the French window). Without Country or MessageType, or
-// where the window cannot be computed (the dispatch's window check still holds it), at resets.
+// inside both (not at 00:00 UTC, outside the French window). Every message deferred by a quota
+// wakes at that same instant, so each is spread over Config.Sending.WakeSpread by its id, inside
+// the window. Without Country or MessageType, or where the window cannot be computed (the
+// dispatch's window check still holds it), at resets (spread).
 func (a *Activities) quotaWake(resets time.Time, in DispatchCheckInput) (time.Time, string) {
+	wake, why := a.windowWake(resets, in)
+	spread := a.spreadWake(wake, in.MessageID, in.Country, in.Timezones, in.MessageType)
+	return spread, why + wakeNote(wake, spread)
+}
+
+// windowWake is the first instant from `from` at which the message's window is open (from itself
+// without Country or MessageType, or where the window cannot be computed), and the hold's
+// reason to add.
+func (a *Activities) windowWake(from time.Time, in DispatchCheckInput) (time.Time, string) {
 	if in.Country == "" || in.MessageType == "" {
-		return resets, ""
+		return from, ""
 	}
-	d, err := a.nextSendTime(resets, in.Country, in.Timezones, in.MessageType)
+	d, err := a.nextSendTime(from, in.Country, in.Timezones, in.MessageType)
 	if err != nil || !d.Held {
-		return resets, ""
+		return from, ""
 	}
 	return d.SendAt, ", in the window: " + d.Reason
 }

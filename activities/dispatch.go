@@ -75,12 +75,23 @@ const (
 
 var errWorkerStopping = errors.New("the worker is stopping: no carrier call started")
 
-// Dispatch sends the message through the carrier layer. Right before each carrier call (every
-// retry of this activity included) it checks the country's window, so a message whose window
-// closed while it was retried comes back with DeferUntil instead of leaving; and a worker that
-// is stopping starts no new call.
+// Dispatch sends the message through the carrier layer. It first takes the message's slot in its
+// sender's pacing lane and waits for it when it is near; a far one comes back as DeferUntil.
+// Right before each carrier call (every retry of this activity included) it checks the
+// country's window, so a message whose window closed while it was retried comes back with
+// DeferUntil instead of leaving (spread over the opening like the other wake-ups); and a worker
+// that is stopping starts no new call.
 func (a *Activities) Dispatch(ctx context.Context, in DispatchInput) (DispatchResult, error) {
 	window := a.windowGate(in)
+	// A message whose window is closed takes no slot: the gate sends it back to the hold.
+	if closed, _ := windowClosed(window); !closed {
+		if held, err := a.waitForSlot(ctx, in); err != nil || held != nil {
+			if held == nil {
+				return DispatchResult{}, err
+			}
+			return *held, err
+		}
+	}
 	check := a.checkGate(ctx, in.Check)
 	heldByCheck := false
 	var stop <-chan struct{}
@@ -141,8 +152,18 @@ func (a *Activities) windowGate(in DispatchInput) dispatch.Gate {
 		if err != nil || !d.Held {
 			return dispatch.Hold{}, err
 		}
-		return dispatch.Hold{Until: d.SendAt, Reason: d.Reason}, nil
+		wake := a.spreadWake(d.SendAt, in.MessageID, in.Country, in.Timezones, in.MessageType)
+		return dispatch.Hold{Until: wake, Reason: d.Reason + wakeNote(d.SendAt, wake)}, nil
 	}
+}
+
+// windowClosed reports whether window (nil: none) holds the message now.
+func windowClosed(window dispatch.Gate) (bool, error) {
+	if window == nil {
+		return false, nil
+	}
+	h, err := window(time.Now())
+	return err == nil && !h.Until.IsZero(), err
 }
 
 // nextSendTime is the window's decision at `at`: the compliance rules see at moved by

@@ -19,6 +19,8 @@ const (
 	holdScheduled      = "scheduled"       // the action's send_at lies ahead
 	holdQuota          = "quota"           // a quota with on_exceed "defer" is reached
 	holdDispatchWindow = "dispatch_window" // the window closed while the message waited or was retried
+	holdPacing         = "pacing"          // its sender's next send slot is further than a dispatch waits
+	holdFrequency      = "frequency"       // the recipient's frequency cap is reached, with "defer"
 )
 
 // countHold counts a message held until wake, for reason.

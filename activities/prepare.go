@@ -80,6 +80,14 @@ func (a *Activities) Prepare(ctx context.Context, in PrepareInput) (Prepared, er
 		if out.Rendered, err = a.render(ctx, r); err != nil {
 			return Prepared{}, err
 		}
+		if rd := &out.Rendered; rd.Held && rd.ErrorCode == "" {
+			wake, note, err := a.heldWake(ctx, rd.SendAt, in.Render.MessageID, in.Recipient.PortalID, out.Sender,
+				r.Country, r.Timezones, r.MessageType)
+			if err != nil {
+				return Prepared{}, err
+			}
+			rd.SendAt, rd.HeldReason = wake, rd.HeldReason+note
+		}
 		if out.Rendered.Text != "" {
 			row.Text = out.Rendered.Text
 		}

@@ -92,6 +92,8 @@ func newStack(t *testing.T, o stackOptions) *stack {
 		"HUBSPOT_CLIENT_SECRET": clientSecret, "TOKEN_ENCRYPTION_KEY": key, "PHONE_HASH_KEY": "acts-phone-key",
 		"HUBSPOT_TIMELINE_TEMPLATES": templates,
 		"CARRIER_PRIMARY":            "sim", "CARRIER_SIM_URL": simSrv.URL, "CARRIER_WEBHOOK_SECRET": webhookSecret,
+		// Wake-ups at the exact openings the window tests compute; the spread's tests set one.
+		"WAKE_SPREAD": "0s",
 	}
 	for k, v := range o.Env {
 		env[k] = v

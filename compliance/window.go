@@ -65,24 +65,10 @@ func (t *Table) NextSendTime(at time.Time, r Recipient, c Category) (Decision, e
 	if c == Transactional || (rule.Hours == nil && !rule.ClosedOnHolidays) {
 		return d, nil
 	}
-	zones := r.Timezones
-	if len(zones) == 0 {
-		zones = rule.Timezones
-	}
-	ev := evaluator{rule: rule, holidays: newHolidaySet(rule.Holidays)}
-	for _, z := range zones {
-		if slices.Contains(d.Timezones, z) {
-			continue
-		}
-		loc, err := location(z)
-		if err != nil {
-			return d, err
-		}
-		d.Timezones = append(d.Timezones, z)
-		ev.locs = append(ev.locs, loc)
-	}
-	if len(ev.locs) == 0 {
-		return d, fmt.Errorf("%w: %s has hours but no time zone", ErrUnknownTimezone, rule.Country)
+	ev, zones, err := newEvaluator(rule, r.Timezones)
+	d.Timezones = zones
+	if err != nil {
+		return d, err
 	}
 
 	cur := at
@@ -103,6 +89,32 @@ type evaluator struct {
 	rule     Rule
 	locs     []*time.Location
 	holidays *holidaySet
+}
+
+// newEvaluator evaluates rule in the number's zones (none: the rule's own); it returns the
+// distinct zones it checks.
+func newEvaluator(rule Rule, numberZones []string) (*evaluator, []string, error) {
+	zones := numberZones
+	if len(zones) == 0 {
+		zones = rule.Timezones
+	}
+	ev := &evaluator{rule: rule, holidays: newHolidaySet(rule.Holidays)}
+	var names []string
+	for _, z := range zones {
+		if slices.Contains(names, z) {
+			continue
+		}
+		loc, err := location(z)
+		if err != nil {
+			return nil, names, err
+		}
+		names = append(names, z)
+		ev.locs = append(ev.locs, loc)
+	}
+	if len(ev.locs) == 0 {
+		return nil, names, fmt.Errorf("%w: %s has hours but no time zone", ErrUnknownTimezone, rule.Country)
+	}
+	return ev, names, nil
 }
 
 // allowed reports whether marketing may be sent at t: allowed in every zone.

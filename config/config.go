@@ -65,6 +65,8 @@ type Config struct {
 	Temporal Temporal
 	HubSpot  HubSpot
 	Carrier  Carrier
+	Sending  Sending
+	Worker   Worker
 }
 
 // HTTP holds the API server's limits.
@@ -250,6 +252,17 @@ var Vars = []Var{
 	{"CARRIER_AT_LEAST_ONCE", "", "carriers (comma-separated) resent after an uncertain send instead of SEND_UNCERTAIN"},
 	{"CARRIERSIM_ADDR", "127.0.0.1:8090", "listen address of the carrier simulator"},
 	{"CARRIERSIM_OPTIONS", "", "carrier simulator behaviour, e.g. seed=1,delay=200ms,undelivered=0.05,reply=0.1,stop=0.02,click=0.3,5xx=0,timeout=0"},
+	{"WAKE_SPREAD", "15m", "span over which the messages waking at a country window's opening or at a quota's daily reset are spread, each at an offset given by its message id (never outside its window: the span shrinks to what stays of the window); `0s`: all at the same instant"},
+	{"SENDER_RATES", "long_code=1,toll_free=3,short_code=100,alphanumeric=30", "messages per second a sender may send, by class (`long_code`, `toll_free`, `short_code`, `alphanumeric`); classes not named keep their default; one sender's rate can be set in `portal_senders.messages_per_second`"},
+	{"PACING_MAX_WAIT", "15s", "longest a dispatch waits for its sender's next slot; a later slot sends the message back to its hold until then (a held message is given its slot when its wake-up is computed, so it rarely waits)"},
+	{"FREQUENCY_CAPS", "3/24h,10/7d", "most marketing messages one recipient (phone) gets from one portal in each period, `max/period` comma-separated (`d` for days); `off`: no cap. A portal's `frequency_caps` setting overrides it"},
+	{"FREQUENCY_CAP_ON_EXCEED", "reject", "a capped marketing message: `reject` ends it NOT_SENT `FREQUENCY_CAPPED`, `defer` holds it until the cap frees (inside its window); a portal's `frequency_cap_on_exceed` setting overrides it"},
+	{"WORKER_ACTIVITY_SLOTS", "500", "activities one worker process runs at once (dispatches waiting for their sender's slot hold one)"},
+	{"WORKER_LOCAL_ACTIVITY_SLOTS", "500", "local activities (prepare, pre-dispatch check, status publishing) one worker process runs at once"},
+	{"WORKER_WORKFLOW_TASK_SLOTS", "200", "workflow tasks one worker process runs at once"},
+	{"WORKER_ACTIVITY_POLLERS", "4", "long polls for activity tasks each worker process keeps open"},
+	{"WORKER_WORKFLOW_POLLERS", "4", "long polls for workflow tasks each worker process keeps open (at least 2: the sticky and the normal queue)"},
+	{"WORKER_STICKY_CACHE", "10000", "workflow runs a worker process keeps in memory between their tasks; a run evicted replays its history (≤ 40 events for an SMS) at its next task. Memory grows with it"},
 }
 
 // Load reads the configuration from the environment and refuses, naming the variables, a missing
@@ -341,6 +354,11 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 			SimOptions:            get("CARRIERSIM_OPTIONS"),
 		},
 	}
+	var more []error
+	c.Sending, more = parseSending(get)
+	errs = append(errs, more...)
+	c.Worker, more = parseWorker(get)
+	errs = append(errs, more...)
 	switch c.Env {
 	case Production, Development:
 	default:

@@ -33,6 +33,9 @@ const (
 	SenderNotAllowed Code = "SENDER_NOT_ALLOWED"
 	// Erased: the message's number was erased on request (privacy) while it ran.
 	Erased Code = "ERASED"
+	// FrequencyCapped: the recipient already got as many marketing messages from the portal as
+	// its frequency cap allows in a period (e.g. 3 in 24 hours).
+	FrequencyCapped Code = "FREQUENCY_CAPPED"
 )
 
 // Codes of an action execution the API refuses before any workflow starts.

@@ -93,6 +93,8 @@ func deleteMessages(ctx context.Context, tx pgx.Tx, ids []string) error {
 		`DELETE FROM hubspot_outbox WHERE message_id = ANY($1::uuid[])`,
 		`DELETE FROM quota_reservations WHERE message_id = ANY($1::uuid[])`,
 		`DELETE FROM message_templates WHERE message_id = ANY($1::uuid[])`,
+		`DELETE FROM pacing_slots WHERE message_id = ANY($1::uuid[])`,
+		`DELETE FROM frequency_sends WHERE message_id = ANY($1::uuid[])`,
 		`DELETE FROM messages WHERE id = ANY($1::uuid[])`,
 	} {
 		if _, err := tx.Exec(ctx, q, ids); err != nil {

@@ -24,6 +24,8 @@ type Sender struct {
 	Default   bool
 	Source    string
 	CreatedAt time.Time
+	// MessagesPerSecond is the sender's own rate; nil: its class's (SENDER_RATES).
+	MessagesPerSecond *float64
 }
 
 // SenderKey is what senders are compared by: a number without its leading +, an alphanumeric id
@@ -71,7 +73,7 @@ func (s *Store) RemoveSender(ctx context.Context, portalID int64, sender string)
 
 // Senders lists the portal's senders, the default first.
 func (s *Store) Senders(ctx context.Context, portalID int64) ([]Sender, error) {
-	rows, _ := s.Pool.Query(ctx, `SELECT portal_id, sender, is_default, source, created_at FROM portal_senders
+	rows, _ := s.Pool.Query(ctx, `SELECT portal_id, sender, is_default, source, created_at, messages_per_second FROM portal_senders
 	WHERE portal_id = $1 ORDER BY is_default DESC, sender_key`, portalID)
 	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Sender])
 	if err != nil {

@@ -73,8 +73,9 @@ func TestPortalSenders(t *testing.T) {
 func TestSendersSeededFromSentMessages(t *testing.T) {
 	s := migrated(t)
 	ctx := context.Background()
-	if _, err := s.Pool.Exec(ctx, `DELETE FROM schema_migrations WHERE version = 9;
-	DROP TABLE portal_senders;
+	// 0009 made portal_senders, 0014 added its rate (and the pacing tables): both apply again.
+	if _, err := s.Pool.Exec(ctx, `DELETE FROM schema_migrations WHERE version IN (9, 14);
+	DROP TABLE portal_senders, pacing_lanes, pacing_slots, frequency_sends;
 	ALTER TABLE oauth_tokens DROP COLUMN key_id, DROP COLUMN version, DROP COLUMN refresh_claimed_until;
 	INSERT INTO messages (id, portal_id, object_type, object_id, sender, status, sent_at) VALUES
 		(gen_random_uuid(), 1, 'contact', '1', 'ACME', 'SMS_SENT', now()),

@@ -5,6 +5,7 @@
 //	smsflowctl senders list -portal 62515                         the portal's senders
 //	smsflowctl senders add -portal 62515 [-default] ACME +3361…   let the portal send from these
 //	smsflowctl senders remove -portal 62515 ACME                  stop it
+//	smsflowctl senders rate -portal 62515 -rate 2.5 +3361…        its own messages a second (0: its class's)
 //	smsflowctl erase -portal 62515 [-country FR] +3361…           erase a number's data (privacy request)
 //	smsflowctl disconnect -portal 62515                           disconnect a portal, stop its messages
 //
@@ -47,6 +48,7 @@ const usage = `usage:
   smsflowctl senders list -portal ID
   smsflowctl senders add -portal ID [-default] [-source manual|carrier] SENDER...
   smsflowctl senders remove -portal ID SENDER...
+  smsflowctl senders rate -portal ID -rate PER_SECOND SENDER...
   smsflowctl erase -portal ID [-country CC] PHONE
   smsflowctl disconnect -portal ID`
 
@@ -112,6 +114,7 @@ func senders(ctx context.Context, db *store.Store, verb string, args []string, o
 	portal := fs.Int64("portal", 0, "HubSpot portal id")
 	asDefault := fs.Bool("default", false, "make the (first) sender the portal's default")
 	source := fs.String("source", store.SenderManual, "where the sender comes from: manual or carrier")
+	rate := fs.Float64("rate", -1, "messages a second the sender may send (0: its class's rate)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w\n%s", err, usage)
 	}
@@ -125,9 +128,13 @@ func senders(ctx context.Context, db *store.Store, verb string, args []string, o
 			return err
 		}
 		w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "SENDER\tDEFAULT\tSOURCE\tSINCE")
+		fmt.Fprintln(w, "SENDER\tDEFAULT\tSOURCE\tSINCE\tRATE")
 		for _, s := range list {
-			fmt.Fprintf(w, "%s\t%v\t%s\t%s\n", s.Sender, s.Default, s.Source, s.CreatedAt.UTC().Format("2006-01-02"))
+			r := "class"
+			if s.MessagesPerSecond != nil {
+				r = fmt.Sprintf("%g/s", *s.MessagesPerSecond)
+			}
+			fmt.Fprintf(w, "%s\t%v\t%s\t%s\t%s\n", s.Sender, s.Default, s.Source, s.CreatedAt.UTC().Format("2006-01-02"), r)
 		}
 		return w.Flush()
 	case "add":
@@ -142,6 +149,17 @@ func senders(ctx context.Context, db *store.Store, verb string, args []string, o
 				return err
 			}
 			fmt.Fprintf(out, "portal %d may send from %s\n", *portal, strings.TrimSpace(s))
+		}
+		return nil
+	case "rate":
+		if *rate < 0 || fs.NArg() == 0 {
+			return errors.New("-rate and a sender are required\n" + usage)
+		}
+		for _, s := range fs.Args() {
+			if err := db.SetSenderRate(ctx, *portal, s, *rate); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "portal %d sends from %s at %g a second (0: its class's rate)\n", *portal, strings.TrimSpace(s), *rate)
 		}
 		return nil
 	case "remove":

@@ -58,6 +58,19 @@ func TestReencryptTokensAndSenders(t *testing.T) {
 	if lines := strings.Split(strings.TrimSpace(out.String()), "\n"); len(lines) != 2 || !strings.HasPrefix(lines[1], "ACME") || !strings.Contains(lines[1], "true") {
 		t.Fatalf("senders list:\n%s", out.String())
 	}
+	if err := run(ctx, []string{"senders", "rate", "-portal", "7", "-rate", "2.5", "ACME"}, &out, lookup); err != nil {
+		t.Fatal(err)
+	}
+	if r, ok, err := db.SenderRate(ctx, 7, "ACME"); r != 2.5 || !ok || err != nil {
+		t.Fatalf("rate = %v, %v, %v; want 2.5", r, ok, err)
+	}
+	out.Reset()
+	if err := run(ctx, []string{"senders", "list", "-portal", "7"}, &out, lookup); err != nil || !strings.Contains(out.String(), "2.5/s") {
+		t.Fatalf("senders list: %v\n%s", err, out.String())
+	}
+	if err := run(ctx, []string{"senders", "rate", "-portal", "7", "ACME"}, &out, lookup); err == nil {
+		t.Fatal("rate without -rate accepted")
+	}
 	if err := run(ctx, []string{"senders", "add", "ACME"}, &out, lookup); err == nil {
 		t.Fatal("add without -portal accepted")
 	}

@@ -77,8 +77,7 @@ func run(logger *slog.Logger) error {
 	go func() { _ = sender.Run(ctx) }()
 	// On SIGTERM the worker stops polling and lets running activities finish for
 	// WorkerStopTimeout before cancelling them: an in-flight carrier call ends with its answer.
-	w, err := workflows.NewWorker(ctx, tc, cfg.TemporalNamespace, cfg.TemporalTaskQueue,
-		worker.Options{WorkerStopTimeout: cfg.WorkerStopTimeout}, acts)
+	w, err := workflows.NewWorker(ctx, tc, cfg.TemporalNamespace, cfg.TemporalTaskQueue, workerOptions(cfg), acts)
 	if err != nil {
 		return err
 	}
@@ -102,7 +101,9 @@ func run(logger *slog.Logger) error {
 		logger.Info("metrics listening", "url", "http://"+ln.Addr().String()+"/metrics")
 	}
 	logger.Info("worker started", "task_queue", cfg.TemporalTaskQueue, "namespace", cfg.TemporalNamespace,
-		"database_max_conns", db.Pool.Config().MaxConns)
+		"database_max_conns", db.Pool.Config().MaxConns, "activity_slots", cfg.Worker.ActivitySlots,
+		"local_activity_slots", cfg.Worker.LocalActivitySlots, "workflow_task_slots", cfg.Worker.WorkflowTaskSlots,
+		"sticky_cache", cfg.Worker.StickyCacheSize)
 	errc := make(chan error, 1)
 	go func() { errc <- w.Run(worker.InterruptCh()) }()
 	select {

@@ -140,6 +140,9 @@ func Start(ctx context.Context, tc client.Client, o Options) (s *Stack, err erro
 		"CARRIER_PRIMARY": "sim", "CARRIER_SIM_URL": simSrv.URL, "CARRIER_WEBHOOK_SECRET": WebhookSecret,
 		// A worker process started with Env serves its metrics on a free port, never a taken one.
 		"METRICS_ADDR": "127.0.0.1:0",
+		// Held messages wake at the exact openings the tests wait for; a stack that measures the
+		// spread (a benchmark) sets WAKE_SPREAD in Options.Env.
+		"WAKE_SPREAD": "0s",
 	}
 	if o.SimAsTwilio {
 		env["CARRIER_PRIMARY"], env["TWILIO_BASE_URL"] = "twilio", simSrv.URL
