@@ -407,7 +407,7 @@ func permanent(err error) bool {
 	return errors.As(err, &perm) || errors.As(err, &be)
 }
 
-// deliver writes a claim's rows: timeline rows (events in batches, notes one by one), then
+// deliver writes a claim's rows: timeline rows (events or notes, in batches), then
 // properties rows (one update per record, in batches per object type).
 func (p *pass) deliver(ctx context.Context, rows []store.OutboxRow) {
 	var timeline, props []store.OutboxRow
