@@ -61,6 +61,10 @@ type Activities struct {
 	// Calls places voice calls (breakers, failover, never twice).
 	Calls  voice.Placer
 	Config Config
+	// CompleteInBatches leaves CompleteAction pending on a queued completion that the HubSpot
+	// outbox sender (hubspotsync, given a Temporal client) makes in batches and then completes;
+	// false: one HubSpot call per completion, inside the activity.
+	CompleteInBatches bool
 }
 
 // rules are the country rules the activities apply, built once.
@@ -95,6 +99,8 @@ func FromConfig(cfg config.Config, db *store.Store, log *slog.Logger) (*Activiti
 		HubSpot: HubSpotClient{C: hc},
 		Carrier: CarrierDispatcher{D: d},
 		Calls:   calls,
+		// The worker runs the sender that completes them (cmd/worker, internal/harness).
+		CompleteInBatches: true,
 		Config: Config{PublicBaseURL: cfg.PublicBaseURL, StopShortCode: cfg.Carrier.StopShortCode,
 			PhoneHashKey: []byte(cfg.PhoneHashKey), Defaults: defaultsOf(cfg), Sending: cfg.Sending, SendTimeout: cfg.Carrier.SendTimeout},
 	}, nil

@@ -224,6 +224,20 @@ func change(ev StatusEvent, opt *OptOutInput) hubspotsync.Change {
 // completeAction completes the blocked HubSpot workflow action with the outcome, and records the
 // outputs it was completed with: HubSpot executing the same callbackId again is answered with them.
 func (a *Activities) completeAction(ctx context.Context, in CompleteInput) error {
+	outputs := completionOutputs(in)
+	err := a.HubSpot.CompleteCallback(ctx, in.PortalID, in.CallbackID, outputs)
+	if errors.Is(err, hubspot.ErrPortalDisconnected) {
+		return nil // nobody can complete it now; HubSpot expires it after hs_expiration_duration
+	}
+	if err != nil || outputs["message_id"] == "" {
+		return err
+	}
+	return a.Store.RecordActionOutcome(ctx, outputs["message_id"], outputs)
+}
+
+// completionOutputs are the output fields an action is completed with: the outcome's, with the
+// execution state (FAIL_CONTINUE for a message not sent, else SUCCESS unless given).
+func completionOutputs(in CompleteInput) map[string]string {
 	outputs := make(map[string]string, len(in.Outputs)+1)
 	for k, v := range in.Outputs {
 		outputs[k] = v
@@ -234,12 +248,5 @@ func (a *Activities) completeAction(ctx context.Context, in CompleteInput) error
 	case outputs[hubspot.OutputState] == "":
 		outputs[hubspot.OutputState] = hubspot.StateSuccess
 	}
-	err := a.HubSpot.CompleteCallback(ctx, in.PortalID, in.CallbackID, outputs)
-	if errors.Is(err, hubspot.ErrPortalDisconnected) {
-		return nil // nobody can complete it now; HubSpot expires it after hs_expiration_duration
-	}
-	if err != nil || outputs["message_id"] == "" {
-		return err
-	}
-	return a.Store.RecordActionOutcome(ctx, outputs["message_id"], outputs)
+	return outputs
 }

@@ -63,6 +63,8 @@ func registerOAuth(r *gin.Engine, d Deps) {
 			h.broken = err.Error()
 		} else {
 			h.client.Log, h.client.TimeZone = d.Log, hubspot.PortalTimeZones(d.Store)
+			// The install's set-up calls share the portal's budget with the workers.
+			h.client.Budget = hubspot.NewLimiter(d.Config.HubSpot, d.Store, h.client.TimeZone)
 		}
 	}
 	if h.broken != "" {

@@ -133,6 +133,10 @@ type HubSpot struct {
 	// DeveloperAPIKey is the developer account's API key (hapikey) that cmd/hubspotapp uses to
 	// create the app's action definitions and timeline templates; the services never need it.
 	DeveloperAPIKey string
+	// BudgetTenSecondly is the calls per 10 s all our processes together make for a portal, and
+	// BudgetDaily the calls per day of the portal (its hubspot_daily_limit setting overrides it).
+	BudgetTenSecondly int
+	BudgetDaily       int64
 }
 
 // Carrier holds the carrier settings.
@@ -229,6 +233,8 @@ var Vars = []Var{
 	{"HUBSPOT_PATHS", "", "API path overrides, e.g. `timeline=/integrators/timeline/v3,callbacks=/automation/actions/callbacks/2026-03` (names: callbacks, timeline, objects, associations, properties, accountinfo)"},
 	{"HUBSPOT_CALLBACK_DONE_STATUSES", "404,409,410", "statuses of a callback completion that mean already completed or expired (UNCONFIRMED in HubSpot's docs)"},
 	{"HUBSPOT_TIMELINE_TEMPLATES", "", "timeline event template id per status, e.g. `SMS_SENT=1001,SMS_DELIVERED=1002` (contact templates); `deals:SMS_SENT=2001` names a deal template (a deal's messages also show on the deal: as notes where its status has no deal template)"},
+	{"HUBSPOT_BUDGET_TEN_SECONDLY", "100", "HubSpot calls per 10 s that all the workers and the API together make for one portal (HubSpot allows OAuth apps 110): every call takes its budget first, in PostgreSQL; action completions before reads, reads before the outbox's backlog"},
+	{"HUBSPOT_BUDGET_DAILY", "250000", "HubSpot calls a portal may make per day (its time zone's day, as HubSpot counts); a portal's `hubspot_daily_limit` setting overrides it. The last 2 % are kept for action completions"},
 	{"FAKEHUBSPOT_ADDR", "127.0.0.1:8091", "listen address of the fake HubSpot (cmd/fakehubspot)"},
 	{"CARRIER_PRIMARY", "sim", "carrier used first: sim, twilio or vonage"},
 	{"CARRIER_SECONDARY", "", "carrier used when the primary's circuit breaker is open (optional)"},
@@ -438,6 +444,16 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	case "md5hash", "md5", "sha1", "sha256", "sha512":
 	default:
 		errs = append(errs, fmt.Errorf("VONAGE_SIGNATURE_METHOD: %q is not one of md5hash, md5, sha1, sha256, sha512", c.Carrier.VonageSignatureMethod))
+	}
+	if n, err := strconv.Atoi(get("HUBSPOT_BUDGET_TEN_SECONDLY")); err != nil || n < 1 {
+		errs = append(errs, fmt.Errorf("HUBSPOT_BUDGET_TEN_SECONDLY: %q is not a positive integer", get("HUBSPOT_BUDGET_TEN_SECONDLY")))
+	} else {
+		c.HubSpot.BudgetTenSecondly = n
+	}
+	if n, err := strconv.ParseInt(get("HUBSPOT_BUDGET_DAILY"), 10, 64); err != nil || n < 1 {
+		errs = append(errs, fmt.Errorf("HUBSPOT_BUDGET_DAILY: %q is not a positive integer", get("HUBSPOT_BUDGET_DAILY")))
+	} else {
+		c.HubSpot.BudgetDaily = n
 	}
 	if n, err := strconv.Atoi(get("CARRIER_BREAKER_FAILURES")); err != nil || n < 1 {
 		errs = append(errs, fmt.Errorf("CARRIER_BREAKER_FAILURES: %q is not a positive integer", get("CARRIER_BREAKER_FAILURES")))

@@ -81,3 +81,18 @@ func (c *Client) CompleteCallbacks(ctx context.Context, portalID int64, completi
 	}
 	return nil
 }
+
+// CompleteCallbackBatch completes up to MaxBatchInputs executions of one portal in one call.
+// HubSpot refuses the whole batch when one input is bad or already completed (UNCONFIRMED): the
+// caller then completes them one by one to learn each one's fate.
+func (c *Client) CompleteCallbackBatch(ctx context.Context, portalID int64, completions []Completion) error {
+	if err := c.checkBatch(len(completions)); err != nil {
+		return err
+	}
+	inputs := make([]Completion, len(completions))
+	for i, b := range completions {
+		inputs[i] = Completion{CallbackID: b.CallbackID, Outputs: withState(b.Outputs)}
+	}
+	_, err := c.do(ctx, portalID, http.MethodPost, c.Paths.Callbacks+"/complete", nil, map[string]any{"inputs": inputs}, nil)
+	return err
+}

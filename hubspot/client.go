@@ -77,6 +77,9 @@ type Client struct {
 	// NoteDedupProperty is the note property holding our event id so a retried fallback does not
 	// add a second note; empty disables the check.
 	NoteDedupProperty string
+	// Budget is taken before every attempt of every API call (nil: none): the portal's share of
+	// HubSpot's limits, so that normal operation never meets a 429.
+	Budget Budget
 
 	// Sleep and Now are the clock (tests inject them).
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -168,6 +171,11 @@ func (c *Client) do(ctx context.Context, portalID int64, method, path string, qu
 		if err != nil {
 			return 0, err
 		}
+		if c.Budget != nil {
+			if err := c.Budget.Take(ctx, portalID, c.laneOf(method, path)); err != nil {
+				return 0, err
+			}
+		}
 		req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(payload))
 		if err != nil {
 			return 0, err
@@ -239,6 +247,18 @@ func (c *Client) do(ctx context.Context, portalID int64, method, path string, qu
 		}
 	}
 	return 0, last
+}
+
+// laneOf is a call's priority in the portal's budget: completions first, then reads (a message
+// waits on them), then the rest.
+func (c *Client) laneOf(method, path string) Lane {
+	switch {
+	case strings.HasPrefix(path, c.Paths.Callbacks+"/"):
+		return LaneCompletion
+	case method == http.MethodGet:
+		return LaneRead
+	}
+	return LaneBulk
 }
 
 // countCall counts one attempt by method and answer class (resp nil: no answer).

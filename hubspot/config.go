@@ -1,6 +1,7 @@
 package hubspot
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -119,5 +120,11 @@ func NewPortalClient(cfg config.Config, db *store.Store, log *slog.Logger) (*Cli
 		return nil, err
 	}
 	c.Log, c.TimeZone = log, PortalTimeZones(db)
+	c.Budget = NewLimiter(cfg.HubSpot, db, c.TimeZone)
 	return c, nil
+}
+
+// NewLimiter builds the portals' shared budget of the configuration, over PostgreSQL.
+func NewLimiter(c config.HubSpot, db BudgetStore, timeZone func(ctx context.Context, portalID int64) *time.Location) *Limiter {
+	return &Limiter{Store: db, Limit: c.BudgetTenSecondly, Daily: c.BudgetDaily, TimeZone: timeZone}
 }

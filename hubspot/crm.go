@@ -163,17 +163,36 @@ type Note struct {
 // noteAssociationTypes are HubSpot's default note→record association type ids.
 var noteAssociationTypes = map[string]int{"contacts": 202, "companies": 190, "deals": 214, "tickets": 228}
 
-// CreateNote adds a note engagement associated with the record, once per EventID when
-// NoteDedupProperty is set (it is searched first, unless FirstTry, then written on the note).
-func (c *Client) CreateNote(ctx context.Context, portalID int64, n Note) error {
+// noteInput is the body of a note's creation: its properties and its association with the record.
+// A record type notes cannot be associated with is a *PermanentError.
+func (c *Client) noteInput(n Note) (map[string]any, error) {
 	t := ObjectPath(n.ObjectType)
 	typeID, ok := noteAssociationTypes[t]
 	if !ok {
 		// Not a fault a retry can fix: the lifecycle records it and goes on.
-		return &PermanentError{API: &APIError{Method: http.MethodPost, Path: "notes", Category: "UNSUPPORTED_OBJECT_TYPE",
+		return nil, &PermanentError{API: &APIError{Method: http.MethodPost, Path: "notes", Category: "UNSUPPORTED_OBJECT_TYPE",
 			Message: fmt.Sprintf("notes on %s records are not supported", t)}}
 	}
 	props := map[string]string{"hs_note_body": n.Body, "hs_timestamp": n.Timestamp.UTC().Format(time.RFC3339Nano)}
+	if c.NoteDedupProperty != "" && n.EventID != "" {
+		props[c.NoteDedupProperty] = n.EventID
+	}
+	return map[string]any{
+		"properties": props,
+		"associations": []any{map[string]any{
+			"to":    map[string]string{"id": n.ObjectID},
+			"types": []any{map[string]any{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": typeID}},
+		}},
+	}, nil
+}
+
+// CreateNote adds a note engagement associated with the record, once per EventID when
+// NoteDedupProperty is set (it is searched first, unless FirstTry, then written on the note).
+func (c *Client) CreateNote(ctx context.Context, portalID int64, n Note) error {
+	body, err := c.noteInput(n)
+	if err != nil {
+		return err
+	}
 	if c.NoteDedupProperty != "" && n.EventID != "" && !n.FirstTry {
 		var found struct {
 			Total int `json:"total"`
@@ -187,18 +206,88 @@ func (c *Client) CreateNote(ctx context.Context, portalID int64, n Note) error {
 			return nil
 		}
 	}
-	if c.NoteDedupProperty != "" && n.EventID != "" {
-		props[c.NoteDedupProperty] = n.EventID
-	}
-	body := map[string]any{
-		"properties": props,
-		"associations": []any{map[string]any{
-			"to":    map[string]string{"id": n.ObjectID},
-			"types": []any{map[string]any{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": typeID}},
-		}},
-	}
-	_, err := c.do(ctx, portalID, http.MethodPost, c.Paths.Objects+"/notes", nil, body, nil)
+	_, err = c.do(ctx, portalID, http.MethodPost, c.Paths.Objects+"/notes", nil, body, nil)
 	return err
+}
+
+// CreateNoteBatch adds up to MaxBatchInputs notes in one call (POST {Objects}/notes/batch/create).
+// With NoteDedupProperty set, the notes an earlier try may have written (not FirstTry) are
+// searched for first, all in one search call, and those found count as written. Written and the
+// ids of Errors are EventIDs; with NoteDedupProperty unset, a batch HubSpot took writes them all.
+// A note on a record type notes cannot be associated with is refused on its own.
+func (c *Client) CreateNoteBatch(ctx context.Context, portalID int64, notes []Note) (BatchResult, error) {
+	if err := c.checkBatch(len(notes)); err != nil {
+		return BatchResult{}, err
+	}
+	var out BatchResult
+	found := map[string]bool{}
+	if c.NoteDedupProperty != "" {
+		var retried []string
+		for _, n := range notes {
+			if !n.FirstTry && n.EventID != "" {
+				retried = append(retried, n.EventID)
+			}
+		}
+		if len(retried) > 0 {
+			var resp struct {
+				Results []struct {
+					Properties map[string]string `json:"properties"`
+				} `json:"results"`
+			}
+			search := map[string]any{"filterGroups": []any{map[string]any{"filters": []any{map[string]any{
+				"propertyName": c.NoteDedupProperty, "operator": "IN", "values": retried}}}},
+				"properties": []string{c.NoteDedupProperty}, "limit": MaxBatchInputs}
+			if _, err := c.do(ctx, portalID, http.MethodPost, c.Paths.Objects+"/notes/search", nil, search, &resp); err != nil {
+				return BatchResult{}, err
+			}
+			for _, r := range resp.Results {
+				if id := r.Properties[c.NoteDedupProperty]; id != "" && !found[id] {
+					found[id] = true
+					out.Written = append(out.Written, id)
+				}
+			}
+		}
+	}
+	var inputs []any
+	var sent []Note
+	for _, n := range notes {
+		if found[n.EventID] {
+			continue
+		}
+		in, err := c.noteInput(n)
+		if err != nil {
+			out.Errors = append(out.Errors, BatchItemError{Category: "UNSUPPORTED_OBJECT_TYPE", Message: err.Error(), Context: map[string]any{"id": n.EventID}})
+			continue
+		}
+		inputs, sent = append(inputs, in), append(sent, n)
+	}
+	if len(inputs) == 0 {
+		return out, nil
+	}
+	var resp struct {
+		Results []struct {
+			Properties map[string]string `json:"properties"`
+		} `json:"results"`
+		Errors []BatchItemError `json:"errors"`
+	}
+	if _, err := c.do(ctx, portalID, http.MethodPost, c.Paths.Objects+"/notes/batch/create", nil, map[string]any{"inputs": inputs}, &resp); err != nil {
+		return BatchResult{}, err
+	}
+	if c.NoteDedupProperty == "" {
+		if len(resp.Errors) == 0 {
+			for _, n := range sent {
+				out.Written = append(out.Written, n.EventID)
+			}
+		}
+		return out, nil
+	}
+	for _, r := range resp.Results {
+		if id := r.Properties[c.NoteDedupProperty]; id != "" {
+			out.Written = append(out.Written, id)
+		}
+	}
+	out.Errors = append(out.Errors, resp.Errors...)
+	return out, nil
 }
 
 // EnsureProperties creates our property group and properties on every object type the app

@@ -23,9 +23,11 @@ import (
 // timeline partners only).
 const TimelineScope = "timeline"
 
-// Sender delivers the HubSpot outbox. Each pass takes the portals with due rows; a portal is
-// delivered by one sender at a time (a lease in PostgreSQL), so several workers may run senders:
-// they share the portals, never a row, and a portal's writes keep their order and its budget.
+// Sender delivers the HubSpot outbox and completes HubSpot actions. Each pass takes the portals
+// with due rows; a portal is delivered by one sender at a time (a lease in PostgreSQL), so several
+// workers may run senders: they share the portals, never a row, and a portal's writes keep their
+// order. Completions have their own lease and loop, and go in batches of up to 100 ahead of the
+// outbox's backlog in the portal's budget.
 type Sender struct {
 	Store   *store.Store
 	HubSpot *hubspot.Client
@@ -54,6 +56,15 @@ type Sender struct {
 	// Retention is how long finished rows are kept (default 48 h): a retried Publish within it
 	// enqueues nothing again.
 	Retention time.Duration
+	// Temporal completes the CompleteAction activities left pending on a completion (nil: their
+	// next attempts find their completions ended).
+	Temporal ActivityCompleter
+	// CompletionPoll is the wait between completion passes that found nothing to do (default
+	// 200 ms): an action is completed within about that of its outcome.
+	CompletionPoll time.Duration
+	// CompletionMaxAge is how long a completion is retried after 5xx and broken connections
+	// (default 72 h, past the activity's own two days).
+	CompletionMaxAge time.Duration
 	// Now is the clock (tests move it).
 	Now func() time.Time
 
@@ -95,6 +106,8 @@ func (s *Sender) defaults() {
 		def(&s.RetryBase, 5*time.Second)
 		def(&s.RetryMax, time.Hour)
 		def(&s.Retention, 48*time.Hour)
+		def(&s.CompletionPoll, 200*time.Millisecond)
+		def(&s.CompletionMaxAge, 72*time.Hour)
 		if s.ClaimSize <= 0 {
 			s.ClaimSize = 10 * hubspot.MaxBatchInputs
 		}
@@ -119,9 +132,12 @@ func (s *Sender) now() time.Time {
 func (s *Sender) Run(ctx context.Context) error {
 	s.defaults()
 	s.Log.Info("hubspot outbox sender started", "owner", s.Owner)
+	completions := make(chan struct{})
+	go func() { defer close(completions); s.runCompletions(ctx) }()
+	defer func() { <-completions }()
 	wait := s.PollInterval
 	for {
-		n, err := s.RunOnce(ctx)
+		n, err := s.deliverOnce(ctx)
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -146,10 +162,21 @@ func (s *Sender) Run(ctx context.Context) error {
 	}
 }
 
-// RunOnce makes one pass: every portal with due rows that no other sender holds is delivered,
-// Concurrency at a time. It returns how many rows were finished (done or dead).
+// RunOnce makes one pass of completions, then one of the outbox, and returns how many
+// completions and rows were finished.
 func (s *Sender) RunOnce(ctx context.Context) (int, error) {
 	s.defaults()
+	completed, err := s.completeOnce(ctx)
+	if err != nil {
+		return completed, err
+	}
+	delivered, err := s.deliverOnce(ctx)
+	return completed + delivered, err
+}
+
+// deliverOnce makes one pass of the outbox: every portal with due rows that no other sender holds
+// is delivered, Concurrency at a time. It returns how many rows were finished (done or dead).
+func (s *Sender) deliverOnce(ctx context.Context) (int, error) {
 	portals, err := s.duePortals(ctx)
 	if err != nil {
 		return 0, err
@@ -178,6 +205,9 @@ func (s *Sender) RunOnce(ctx context.Context) (int, error) {
 	wg.Wait()
 	return finished, errors.Join(errs...)
 }
+
+// completionRetention is how long ended completions are kept.
+const completionRetention = 7 * 24 * time.Hour
 
 // portalsPerPass bounds the portals of one pass.
 const portalsPerPass = 100
@@ -224,6 +254,10 @@ func (s *Sender) purge(ctx context.Context) {
 		return
 	}
 	s.purgeAt = now.Add(10 * time.Minute)
+	// Completions are kept a week: an attempt of CompleteAction within it finds its completion.
+	if _, err := s.Store.PurgeCompletions(ctx, now.Add(-completionRetention), 10000); err != nil {
+		s.Log.Warn("hubspot completions purge failed", "error", err)
+	}
 	for {
 		n, err := s.Store.PurgeOutbox(ctx, now.Add(-s.Retention), 10000)
 		if err != nil {
@@ -373,7 +407,7 @@ func permanent(err error) bool {
 	return errors.As(err, &perm) || errors.As(err, &be)
 }
 
-// deliver writes a claim's rows: timeline rows (events in batches, notes one by one), then
+// deliver writes a claim's rows: timeline rows (events or notes, in batches), then
 // properties rows (one update per record, in batches per object type).
 func (p *pass) deliver(ctx context.Context, rows []store.OutboxRow) {
 	var timeline, props []store.OutboxRow

@@ -54,7 +54,7 @@ func (s *Sender) template(objectType, status string) string {
 	return s.Templates[status]
 }
 
-// deliverTimeline writes timeline rows: events in batches, notes one by one.
+// deliverTimeline writes timeline rows: events in batches, notes in batches.
 func (p *pass) deliverTimeline(ctx context.Context, rows []store.OutboxRow) {
 	var events, notes []timelineRow
 	for _, r := range rows {
@@ -75,12 +75,45 @@ func (p *pass) deliverTimeline(ctx context.Context, rows []store.OutboxRow) {
 	for _, chunk := range chunks(events, hubspot.MaxBatchInputs) {
 		notes = append(notes, p.writeEvents(ctx, chunk)...)
 	}
-	for _, n := range notes {
-		if p.halted() {
-			p.finish(errHalted, n.row)
-			continue
+	for _, chunk := range chunks(notes, hubspot.MaxBatchInputs) {
+		p.writeNotes(ctx, chunk)
+	}
+}
+
+// writeNotes writes up to a batch of notes in one call (and one search for those an earlier try
+// may have written); the notes HubSpot's answer leaves unsure are written one by one.
+func (p *pass) writeNotes(ctx context.Context, chunk []timelineRow) {
+	if p.halted() {
+		for _, t := range chunk {
+			p.finish(errHalted, t.row)
 		}
-		p.finish(p.s.HubSpot.CreateNote(ctx, p.portal, note(n)), n.row)
+		return
+	}
+	notes := make([]hubspot.Note, len(chunk))
+	for i, t := range chunk {
+		notes[i] = note(t)
+	}
+	res, err := p.s.HubSpot.CreateNoteBatch(ctx, p.portal, notes)
+	if err != nil && !permanent(err) {
+		for _, t := range chunk {
+			p.finish(err, t.row)
+		}
+		return
+	}
+	written, refused := batchOutcomes(res)
+	for i, t := range chunk {
+		switch {
+		case err == nil && written[t.item.ID]:
+			p.finish(nil, t.row)
+		case err == nil && refused[t.item.ID] != nil:
+			p.finish(refused[t.item.ID], t.row)
+		case p.halted():
+			p.finish(errHalted, t.row)
+		default:
+			// The whole batch was refused, or the answer does not say: alone, the note gets its
+			// own answer (after a search when an earlier try may have written it).
+			p.finish(p.s.HubSpot.CreateNote(ctx, p.portal, notes[i]), t.row)
+		}
 	}
 }
 

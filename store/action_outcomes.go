@@ -17,12 +17,16 @@ const actionOutcomeKind = "action_completed"
 // HubSpot action was completed with, once: a repeated execution of that action is answered with
 // them. A second call for the message keeps the first outputs.
 func (s *Store) RecordActionOutcome(ctx context.Context, messageID string, outputs map[string]string) error {
+	return recordActionOutcome(ctx, s.Pool, messageID, outputs, time.Now())
+}
+
+func recordActionOutcome(ctx context.Context, db querier, messageID string, outputs map[string]string, at time.Time) error {
 	detail, err := json.Marshal(outputs)
 	if err != nil {
 		return fmt.Errorf("store: action outcome of %s: %w", messageID, err)
 	}
-	_, err = s.AddEvent(ctx, Event{MessageID: &messageID, Source: "hubspot", SourceEventID: messageID + ":" + actionOutcomeKind,
-		Kind: actionOutcomeKind, Status: outputs["sms_status"], Detail: detail, OccurredAt: time.Now().UTC()})
+	_, err = addEvent(ctx, db, Event{MessageID: &messageID, Source: "hubspot", SourceEventID: messageID + ":" + actionOutcomeKind,
+		Kind: actionOutcomeKind, Status: outputs["sms_status"], Detail: detail, OccurredAt: at.UTC()})
 	return err
 }
 

@@ -74,6 +74,8 @@ func run(logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// It completes the HubSpot actions in batches, then the CompleteAction activities waiting on them.
+	sender.Temporal = tc
 	go func() { _ = sender.Run(ctx) }()
 	// On SIGTERM the worker stops polling and lets running activities finish for
 	// WorkerStopTimeout before cancelling them: an in-flight carrier call ends with its answer.

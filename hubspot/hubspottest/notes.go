@@ -3,6 +3,7 @@ package hubspottest
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 )
 
 // Note is a note engagement created through the API.
@@ -44,13 +45,52 @@ func (f *Fake) createNote(w http.ResponseWriter, _ *http.Request, portal int64, 
 	writeJSON(w, 201, map[string]any{"id": id, "properties": in.Properties, "createdAt": f.now(), "updatedAt": f.now(), "archived": false})
 }
 
+// createNotes is POST /crm/v3/objects/notes/batch/create: every input is checked as createNote
+// checks one, and one bad input refuses the whole batch (400); otherwise 201 with each note.
+func (f *Fake) createNotes(w http.ResponseWriter, _ *http.Request, portal int64, body []byte) {
+	var in struct {
+		Inputs []struct {
+			Properties   map[string]string `json:"properties"`
+			Associations []map[string]any  `json:"associations"`
+		} `json:"inputs"`
+	}
+	if json.Unmarshal(body, &in) != nil || len(in.Inputs) == 0 || len(in.Inputs) > 100 {
+		writeError(w, 400, "VALIDATION_ERROR", "1 to 100 inputs expected")
+		return
+	}
+	f.mu.Lock()
+	for _, n := range in.Inputs {
+		if n.Properties["hs_timestamp"] == "" {
+			f.mu.Unlock()
+			writeError(w, 400, "VALIDATION_ERROR", "hs_timestamp is required")
+			return
+		}
+		for k := range n.Properties {
+			if !f.knownProperty(portal, "notes", k) {
+				f.mu.Unlock()
+				writeError(w, 400, "VALIDATION_ERROR", "Property \""+k+"\" does not exist")
+				return
+			}
+		}
+	}
+	results := make([]any, 0, len(in.Inputs))
+	for _, n := range in.Inputs {
+		id := f.nextID()
+		f.notes = append(f.notes, Note{PortalID: portal, ID: id, Properties: n.Properties, Associations: n.Associations})
+		results = append(results, map[string]any{"id": id, "properties": n.Properties, "createdAt": f.now(), "updatedAt": f.now(), "archived": false})
+	}
+	f.mu.Unlock()
+	writeJSON(w, 201, map[string]any{"status": "COMPLETE", "results": results, "startedAt": f.now(), "completedAt": f.now()})
+}
+
 // searchNotes is POST /crm/v3/objects/notes/search: the portal's notes matching one of the filter
-// groups, where a group matches when all its filters do; only EQ is supported.
+// groups, where a group matches when all its filters do; EQ and IN are supported.
 func (f *Fake) searchNotes(w http.ResponseWriter, _ *http.Request, portal int64, body []byte) {
 	var in struct {
 		FilterGroups []struct {
 			Filters []struct {
 				PropertyName, Operator, Value string
+				Values                        []string
 			} `json:"filters"`
 		} `json:"filterGroups"`
 	}
@@ -68,7 +108,13 @@ func (f *Fake) searchNotes(w http.ResponseWriter, _ *http.Request, portal int64,
 		for _, g := range in.FilterGroups {
 			all := true
 			for _, flt := range g.Filters {
-				if flt.Operator != "EQ" || n.Properties[flt.PropertyName] != flt.Value {
+				v := n.Properties[flt.PropertyName]
+				switch flt.Operator {
+				case "EQ":
+					all = all && v == flt.Value
+				case "IN":
+					all = all && slices.Contains(flt.Values, v)
+				default:
 					all = false
 				}
 			}

@@ -83,6 +83,7 @@ func (f *Fake) routes() *http.ServeMux {
 	get("/crm/v4/objects/{fromType}/{fromID}/associations/{toType}", f.api(f.associations), unknownAPI)
 	post("/crm/v3/objects/notes/search", f.searchNotes)
 	post("/crm/v3/objects/notes", f.createNote)
+	post("/crm/v3/objects/notes/batch/create", f.createNotes)
 	post("/crm/v3/objects/{objectType}/batch/update", f.batchUpdate)
 	get("/crm/v3/objects/{objectType}/{objectID}", f.api(f.getObject), unknownAPI)
 	mux.Handle("PATCH /crm/v3/objects/{objectType}/{objectID}", f.api(f.patchObject))

@@ -220,7 +220,7 @@ func Start(ctx context.Context, tc client.Client, o Options) (s *Stack, err erro
 		s.WorkerMetricsURL = metricsSrv.URL + "/metrics"
 		s.closers = append(s.closers, metricsSrv.Close)
 		// And the HubSpot outbox's sender.
-		if err = s.startSender(o.Log); err != nil {
+		if err = s.startSender(o.Log, tc); err != nil {
 			return nil, err
 		}
 	}
@@ -236,12 +236,14 @@ var harnessScopes = []string{"oauth", "automation", "timeline", "crm.objects.con
 
 // startSender runs the HubSpot outbox sender as the worker does, polling often so tests see the
 // writes soon.
-func (s *Stack) startSender(log *slog.Logger) error {
+func (s *Stack) startSender(log *slog.Logger, tc client.Client) error {
 	sender, err := hubspotsync.FromConfig(s.Config, s.DB, log)
 	if err != nil {
 		return err
 	}
-	sender.PollInterval = 20 * time.Millisecond
+	// It completes the CompleteAction activities it made the HubSpot completions of.
+	sender.Temporal = tc
+	sender.PollInterval, sender.CompletionPoll = 20*time.Millisecond, 20*time.Millisecond
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = sender.Run(ctx) }()
