@@ -159,6 +159,9 @@ type Carrier struct {
 	// AtLeastOnce lists carriers whose uncertain sends are sent again (risking a duplicate)
 	// instead of ending SEND_UNCERTAIN when the carrier cannot be asked.
 	AtLeastOnce []string
+	// Health is CARRIER_HEALTH: when traffic moves from the primary to the secondary carrier
+	// (see carrier/health.ParseThresholds).
+	Health string
 	// SimAddr is where cmd/carriersim listens; SimOptions its behaviour (see carrier/sim.ParseOptions).
 	SimAddr    string
 	SimOptions string
@@ -220,7 +223,7 @@ var Vars = []Var{
 	{"HUBSPOT_TIMELINE_TEMPLATES", "", "timeline event template id per status, e.g. `SMS_SENT=1001,SMS_DELIVERED=1002`"},
 	{"FAKEHUBSPOT_ADDR", "127.0.0.1:8091", "listen address of the fake HubSpot (cmd/fakehubspot)"},
 	{"CARRIER_PRIMARY", "sim", "carrier used first: sim, twilio or vonage"},
-	{"CARRIER_SECONDARY", "", "carrier used when the primary's circuit breaker is open (optional)"},
+	{"CARRIER_SECONDARY", "", "carrier used when the primary's circuit breaker is open or its health is degraded (optional)"},
 	{"CARRIER_SIM_URL", "http://localhost:8090", "carrier simulator base URL"},
 	{"TWILIO_BASE_URL", "https://api.twilio.com", "Twilio API base URL"},
 	{"TWILIO_ACCOUNT_SID", "", "Twilio account SID"},
@@ -236,6 +239,7 @@ var Vars = []Var{
 	{"CARRIER_BREAKER_OPEN", "30s", "how long an open breaker rejects sends before trying one"},
 	{"CARRIER_SEND_TIMEOUT", "10s", "timeout of one call to a carrier"},
 	{"CARRIER_AT_LEAST_ONCE", "", "carriers (comma-separated) resent after an uncertain send instead of SEND_UNCERTAIN"},
+	{"CARRIER_HEALTH", "", "when traffic moves to `CARRIER_SECONDARY` although the primary's breaker is closed, `key=value,…` over the defaults `slow=15%,slow_after=5m,window=15m,errors=20%,error_window=5m,min=20,sample=1000,probe=10%,ramp=10m,refresh=10s`; `off`: only while the breaker is open"},
 	{"CARRIERSIM_ADDR", "127.0.0.1:8090", "listen address of the carrier simulator"},
 	{"CARRIERSIM_OPTIONS", "", "carrier simulator behaviour, e.g. seed=1,delay=200ms,undelivered=0.05,reply=0.1,stop=0.02,click=0.3,5xx=0,timeout=0"},
 }
@@ -324,6 +328,7 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 			VonageSignatureMethod: get("VONAGE_SIGNATURE_METHOD"),
 			SimAddr:               get("CARRIERSIM_ADDR"),
 			SimOptions:            get("CARRIERSIM_OPTIONS"),
+			Health:                get("CARRIER_HEALTH"),
 		},
 	}
 	switch c.Env {
