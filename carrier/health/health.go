@@ -295,5 +295,15 @@ func PrefersPrimary(messageID string, share float64) bool {
 	}
 	h := fnv.New64a()
 	h.Write([]byte(messageID))
-	return float64(h.Sum64()>>11)/(1<<53) < share
+	return float64(mix(h.Sum64())>>11)/(1<<53) < share
+}
+
+// mix spreads every bit of x over the high bits (SplitMix64's finaliser): FNV alone leaves the
+// high bits of ids that differ only in their last characters close together.
+func mix(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
 }
