@@ -53,6 +53,7 @@ type quotaCounter struct {
 	monthly  bool
 	limit    int
 	onExceed string
+	counted  int // committed count when the reservation began
 }
 
 // ReserveQuota counts the message against every subject's day and month quotas, all or nothing.
@@ -70,6 +71,19 @@ func (s *Store) ReserveQuota(ctx context.Context, messageID string, portalID int
 			out.OK = err == nil
 			return err
 		}
+		refuse := func(c quotaCounter) error {
+			out = QuotaDecision{Scope: c.Scope, Subject: c.Subject, Period: c.period, Limit: c.limit, OnExceed: c.onExceed,
+				Resets: periodEnd(now, c.monthly)}
+			return errQuotaExceeded
+		}
+		// A count that had counted its limit when the reservation began refuses without a lock:
+		// committed counts only grow, so under the same limit the refusal is exact, and the
+		// messages of an exhausted sender do not all queue on a row.
+		for _, c := range counters {
+			if c.counted >= c.limit {
+				return refuse(c)
+			}
+		}
 		shard := quotaShard(messageID)
 		taken, err := countFast(ctx, tx, portalID, counters, shard)
 		if err != nil || taken {
@@ -82,9 +96,7 @@ func (s *Store) ReserveQuota(ctx context.Context, messageID string, portalID int
 				return err
 			}
 			if !ok {
-				out = QuotaDecision{Scope: c.Scope, Subject: c.Subject, Period: c.period, Limit: c.limit, OnExceed: c.onExceed,
-					Resets: periodEnd(now, c.monthly)}
-				return errQuotaExceeded
+				return refuse(c)
 			}
 		}
 		out.OK = true
@@ -101,8 +113,8 @@ func (s *Store) ReserveQuota(ctx context.Context, messageID string, portalID int
 
 var errQuotaExceeded = errors.New("quota exceeded")
 
-// prepareQuota records the message's reservation and reads the limits of its counts, in one
-// round trip. fresh is false when the message was counted before. The counts come in the order
+// prepareQuota records the message's reservation and reads the limits and committed totals of
+// its counts, in one round trip. fresh is false when the message was counted before. The counts come in the order
 // every transaction locks them in (scope, subject, day before month), so that two reservations
 // never wait on each other in a cycle.
 func prepareQuota(ctx context.Context, tx pgx.Tx, messageID string, portalID int64, subjects []QuotaSubject, day, month string) ([]quotaCounter, bool, error) {
@@ -126,6 +138,9 @@ ON CONFLICT DO NOTHING`, messageID, portalID, day, month)
 	for _, sub := range subs {
 		b.Queue(`SELECT per_day, per_month, on_exceed FROM quota_limits
 WHERE portal_id = $1 AND scope = $2 AND subject IN ($3, '*') ORDER BY subject = '*' LIMIT 1`, portalID, sub.Scope, sub.Subject)
+		for _, period := range []string{day, month} {
+			b.Queue(countedSQL, portalID, sub.Scope, sub.Subject, period)
+		}
 	}
 	res := tx.SendBatch(ctx, b)
 	defer res.Close()
@@ -136,12 +151,19 @@ WHERE portal_id = $1 AND scope = $2 AND subject IN ($3, '*') ORDER BY subject = 
 	var counters []quotaCounter
 	for _, sub := range subs {
 		perDay, perMonth, onExceed := DefaultQuotaPerDay, DefaultQuotaPerMonth, "reject"
+		var inDay, inMonth int
 		if err := res.QueryRow().Scan(&perDay, &perMonth, &onExceed); err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return nil, false, err
 		}
+		if err := res.QueryRow().Scan(&inDay); err != nil {
+			return nil, false, err
+		}
+		if err := res.QueryRow().Scan(&inMonth); err != nil {
+			return nil, false, err
+		}
 		counters = append(counters,
-			quotaCounter{QuotaSubject: sub, period: day, limit: perDay, onExceed: onExceed},
-			quotaCounter{QuotaSubject: sub, period: month, monthly: true, limit: perMonth, onExceed: onExceed})
+			quotaCounter{QuotaSubject: sub, period: day, limit: perDay, onExceed: onExceed, counted: inDay},
+			quotaCounter{QuotaSubject: sub, period: month, monthly: true, limit: perMonth, onExceed: onExceed, counted: inMonth})
 	}
 	if err := res.Close(); err != nil {
 		return nil, false, err
@@ -258,13 +280,14 @@ WHERE portal_id = $1 AND scope = $2 AND subject = $3 AND period = $4`, portalID,
 	return used, tx.SendBatch(ctx, b).Close()
 }
 
+// countedSQL reads a count's committed total: what its pool row counted directly and its shards.
+const countedSQL = `SELECT coalesce((SELECT used FROM quota_usage WHERE portal_id = $1 AND scope = $2 AND subject = $3 AND period = $4), 0)
++ coalesce((SELECT sum(used) FROM quota_usage_shards WHERE portal_id = $1 AND scope = $2 AND subject = $3 AND period = $4), 0)`
+
 // QuotaUsed is how many messages a subject's quota counted in period ('2026-11-25' or '2026-11').
 func (s *Store) QuotaUsed(ctx context.Context, portalID int64, scope, subject, period string) (int, error) {
 	var used int
-	err := s.Pool.QueryRow(ctx, `SELECT coalesce((SELECT used FROM quota_usage
-WHERE portal_id = $1 AND scope = $2 AND subject = $3 AND period = $4), 0)
-+ coalesce((SELECT sum(used) FROM quota_usage_shards WHERE portal_id = $1 AND scope = $2 AND subject = $3 AND period = $4), 0)`,
-		portalID, scope, subject, period).Scan(&used)
+	err := s.Pool.QueryRow(ctx, countedSQL, portalID, scope, subject, period).Scan(&used)
 	if err != nil {
 		return 0, fmt.Errorf("store: quota used: %w", err)
 	}

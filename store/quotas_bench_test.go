@@ -58,26 +58,39 @@ ON CONFLICT (portal_id, scope, subject, period) DO UPDATE SET used = quota_usage
 
 // BenchmarkReserveQuota reserves messages of one sender and one user from many goroutines at
 // once (the 08:00 wake-up of a held campaign), with the single-row baseline and with the
-// sharded counts. Run with -cpu to vary the goroutines (RunParallel starts 8 per GOMAXPROCS).
+// sharded counts: under the limit (counted), and past an exhausted daily limit (refused, as for
+// the rest of a campaign larger than the quota). Run with -cpu to vary the goroutines
+// (RunParallel starts 8 per GOMAXPROCS).
 func BenchmarkReserveQuota(b *testing.B) {
 	ctx := context.Background()
 	s := migratedWithPool(b, 64)
 	now := time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
 	subjects := []store.QuotaSubject{{Scope: "sender", Subject: "ACME"}, {Scope: "user", Subject: "u1"}}
+	sharded := func(ctx context.Context, s *store.Store, id string, portalID int64, subjects []store.QuotaSubject, now time.Time) (bool, error) {
+		d, err := s.ReserveQuota(ctx, id, portalID, subjects, now)
+		return d.OK, err
+	}
 	var seq atomic.Int64
 	for i, c := range []struct {
 		name    string
 		reserve func(ctx context.Context, s *store.Store, id string, portalID int64, subjects []store.QuotaSubject, now time.Time) (bool, error)
+		perDay  int
 	}{
-		{"single-row", reserveOnOneRow},
-		{"sharded", func(ctx context.Context, s *store.Store, id string, portalID int64, subjects []store.QuotaSubject, now time.Time) (bool, error) {
-			d, err := s.ReserveQuota(ctx, id, portalID, subjects, now)
-			return d.OK, err
-		}},
+		{"counted/single-row", reserveOnOneRow, 1 << 30},
+		{"counted/sharded", sharded, 1 << 30},
+		{"refused/single-row", reserveOnOneRow, 100},
+		{"refused/sharded", sharded, 100},
 	} {
 		portalID := int64(100 + i)
+		wantOK := c.perDay > 100
 		for _, scope := range []string{"sender", "user"} {
-			if err := s.SetQuota(ctx, portalID, scope, "*", 1<<30, 1<<30, "reject"); err != nil {
+			if err := s.SetQuota(ctx, portalID, scope, "*", c.perDay, 1<<30, "defer"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for range 100 { // the day's quota, used up before 08:00 in the refused cases
+			id := fmt.Sprintf("%08x-0000-4000-8000-%012x", portalID, seq.Add(1))
+			if _, err := c.reserve(ctx, s, id, portalID, subjects, now); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -86,8 +99,8 @@ func BenchmarkReserveQuota(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					id := fmt.Sprintf("%08x-0000-4000-8000-%012x", portalID, seq.Add(1))
-					if ok, err := c.reserve(ctx, s, id, portalID, subjects, now); err != nil || !ok {
-						b.Errorf("reserve %s: %v %v", id, ok, err)
+					if ok, err := c.reserve(ctx, s, id, portalID, subjects, now); err != nil || ok != wantOK {
+						b.Errorf("reserve %s: %v %v, want %v", id, ok, err, wantOK)
 						return
 					}
 				}
