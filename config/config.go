@@ -173,6 +173,9 @@ type Carrier struct {
 	// AtLeastOnce lists carriers whose uncertain sends are sent again (risking a duplicate)
 	// instead of ending SEND_UNCERTAIN when the carrier cannot be asked.
 	AtLeastOnce []string
+	// Health is CARRIER_HEALTH: when traffic moves from the primary to the secondary carrier
+	// (see carrier/health.ParseThresholds).
+	Health string
 	// SimAddr is where cmd/carriersim listens; SimOptions its behaviour (see carrier/sim.ParseOptions).
 	SimAddr    string
 	SimOptions string
@@ -237,7 +240,7 @@ var Vars = []Var{
 	{"HUBSPOT_BUDGET_DAILY", "250000", "HubSpot calls a portal may make per day (its time zone's day, as HubSpot counts); a portal's `hubspot_daily_limit` setting overrides it. The last 2 % are kept for action completions"},
 	{"FAKEHUBSPOT_ADDR", "127.0.0.1:8091", "listen address of the fake HubSpot (cmd/fakehubspot)"},
 	{"CARRIER_PRIMARY", "sim", "carrier used first: sim, twilio or vonage"},
-	{"CARRIER_SECONDARY", "", "carrier used when the primary's circuit breaker is open (optional)"},
+	{"CARRIER_SECONDARY", "", "carrier used when the primary's circuit breaker is open or its health is degraded (optional)"},
 	{"CARRIER_SIM_URL", "http://localhost:8090", "carrier simulator base URL"},
 	{"TWILIO_BASE_URL", "https://api.twilio.com", "Twilio API base URL"},
 	{"TWILIO_ACCOUNT_SID", "", "Twilio account SID"},
@@ -256,6 +259,7 @@ var Vars = []Var{
 	{"CARRIER_BREAKER_OPEN", "30s", "how long an open breaker rejects sends before trying one"},
 	{"CARRIER_SEND_TIMEOUT", "10s", "timeout of one call to a carrier"},
 	{"CARRIER_AT_LEAST_ONCE", "", "carriers (comma-separated) resent after an uncertain send instead of SEND_UNCERTAIN"},
+	{"CARRIER_HEALTH", "", "when traffic moves to `CARRIER_SECONDARY` although the primary's breaker is closed, `key=value,…` over the defaults `slow=15%,slow_after=5m,window=15m,errors=20%,error_window=5m,min=20,sample=1000,probe=10%,ramp=10m,refresh=10s`; `off`: only while the breaker is open"},
 	{"CARRIERSIM_ADDR", "127.0.0.1:8090", "listen address of the carrier simulator"},
 	{"CARRIERSIM_OPTIONS", "", "carrier simulator behaviour, e.g. seed=1,delay=200ms,undelivered=0.05,reply=0.1,stop=0.02,click=0.3,5xx=0,timeout=0"},
 	{"WAKE_SPREAD", "15m", "span over which the messages waking at a country window's opening or at a quota's daily reset are spread, each at an offset given by its message id (never outside its window: the span shrinks to what stays of the window); `0s`: all at the same instant"},
@@ -358,6 +362,7 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 			VonageSignatureMethod: get("VONAGE_SIGNATURE_METHOD"),
 			SimAddr:               get("CARRIERSIM_ADDR"),
 			SimOptions:            get("CARRIERSIM_OPTIONS"),
+			Health:                get("CARRIER_HEALTH"),
 		},
 	}
 	var more []error

@@ -91,7 +91,8 @@ var (
 func init() {
 	Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		MessageStatuses, Holds, HoldSeconds, BreakerState, HubSpotRequests, HubSpotRateLimited,
-		InboundStored, InboundSignalled, SignalsOwed, HTTPDuration, temporalSeries)
+		InboundStored, InboundSignalled, SignalsOwed, HTTPDuration, temporalSeries,
+		CarrierHealth, CarrierTrafficShare, CarrierSlowReports, CarrierErrors, CarrierHealthChanges)
 }
 
 // Country is a country label: an ISO 3166 alpha-2 code, or "unknown" for anything else.
@@ -127,3 +128,38 @@ func Or(v, fallback string) string {
 	}
 	return v
 }
+
+// Carrier health (carrier/health): what each worker last read of the carriers' figures.
+var (
+	// CarrierHealth is each carrier's health: 0 healthy, 1 recovering, 2 degraded.
+	CarrierHealth = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "smsflow_carrier_health",
+		Help: "Health of a carrier judged on its delivery-report delays and call errors: 0 healthy, 1 recovering, 2 degraded.",
+	}, []string{"carrier"})
+
+	// CarrierTrafficShare is the share of new messages sent to each carrier first.
+	CarrierTrafficShare = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "smsflow_carrier_traffic_share",
+		Help: "Share of new messages dispatched to a carrier first (primary and secondary add up to 1).",
+	}, []string{"carrier"})
+
+	// CarrierSlowReports is the share of a carrier's judged messages without a final delivery
+	// report in time.
+	CarrierSlowReports = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "smsflow_carrier_slow_report_ratio",
+		Help: "Share of a carrier's recently accepted messages whose final delivery report came late or not yet.",
+	}, []string{"carrier"})
+
+	// CarrierErrors is the share of a carrier's recent calls that failed (temporary,
+	// rate-limited or uncertain).
+	CarrierErrors = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "smsflow_carrier_error_ratio",
+		Help: "Share of a carrier's recent calls that failed temporarily, were rate limited or ended uncertain.",
+	}, []string{"carrier"})
+
+	// CarrierHealthChanges counts health changes by the state entered.
+	CarrierHealthChanges = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "smsflow_carrier_health_changes_total",
+		Help: "Changes of a carrier's health, by the state entered (healthy, recovering, degraded).",
+	}, []string{"carrier", "state"})
+)

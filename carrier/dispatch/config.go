@@ -7,14 +7,23 @@ import (
 	"slices"
 
 	"smsflow/carrier"
+	"smsflow/carrier/health"
 	"smsflow/carrier/twilio"
 	"smsflow/carrier/vonage"
 	"smsflow/config"
 )
 
+// Store is what FromConfig needs of PostgreSQL: the attempts' bookkeeping and the carriers'
+// figures; *store.Store implements it.
+type Store interface {
+	Attempts
+	health.Source
+}
+
 // FromConfig builds the dispatcher of cfg.Carrier: primary, optional secondary, breaker settings,
-// at-least-once carriers, status callbacks to cfg.PublicBaseURL.
-func FromConfig(cfg config.Config, attempts Attempts, log *slog.Logger) (*Dispatcher, error) {
+// at-least-once carriers, status callbacks to cfg.PublicBaseURL, and with a secondary the
+// primary's health (CARRIER_HEALTH) deciding which messages go to the secondary first.
+func FromConfig(cfg config.Config, db Store, log *slog.Logger) (*Dispatcher, error) {
 	primary, err := NewSender(cfg, cfg.Carrier.Primary, nil)
 	if err != nil {
 		return nil, err
@@ -27,13 +36,21 @@ func FromConfig(cfg config.Config, attempts Attempts, log *slog.Logger) (*Dispat
 		}
 		secondary = &Carrier{Sender: s, AtLeastOnce: slices.Contains(cfg.Carrier.AtLeastOnce, s.Name())}
 	}
-	return New(attempts, Carrier{Sender: primary, AtLeastOnce: slices.Contains(cfg.Carrier.AtLeastOnce, primary.Name())}, secondary, Settings{
+	th, healthOn, err := health.ParseThresholds(cfg.Carrier.Health)
+	if err != nil {
+		return nil, fmt.Errorf("CARRIER_HEALTH: %w", err)
+	}
+	s := Settings{
 		BreakerFailures:    cfg.Carrier.BreakerFailures,
 		BreakerOpenTimeout: cfg.Carrier.BreakerOpenTimeout,
 		SendTimeout:        cfg.Carrier.SendTimeout,
 		CallbackBaseURL:    cfg.PublicBaseURL,
 		Log:                log,
-	}), nil
+	}
+	if healthOn && secondary != nil && secondary.Sender.Name() != primary.Name() {
+		s.Health = health.New(db, primary.Name(), secondary.Sender.Name(), th, health.Options{Log: log})
+	}
+	return New(db, Carrier{Sender: primary, AtLeastOnce: slices.Contains(cfg.Carrier.AtLeastOnce, primary.Name())}, secondary, s), nil
 }
 
 // NewSender builds the adapter of a carrier name: "sim" (the simulator, Twilio wire format with

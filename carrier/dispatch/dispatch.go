@@ -1,5 +1,7 @@
 // Package dispatch sends a message through the configured carriers: one circuit breaker per
-// carrier, failover to a secondary carrier while the primary's breaker is open, a gate checked
+// carrier, failover to a secondary carrier while the primary's breaker is open, a share of the
+// messages sent to the secondary first while the primary's health says so (slow delivery
+// reports, errors; see carrier/health), a gate checked
 // right before every carrier call (the country's window), and exactly-once bookkeeping — every
 // call to a carrier is recorded before it is made (prepared), marked sending right before its
 // request leaves, and finished with the answer. A recorded acceptance is returned without calling
@@ -18,6 +20,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 
 	"smsflow/carrier"
+	"smsflow/carrier/health"
 	"smsflow/metrics"
 	"smsflow/outcome"
 	"smsflow/store"
@@ -73,6 +76,12 @@ type Carrier struct {
 	AtLeastOnce bool
 }
 
+// Health says how much of the traffic the primary carrier takes now; *health.Monitor
+// implements it.
+type Health interface {
+	PrimaryShare(ctx context.Context) float64
+}
+
 // Settings tune the breakers and the calls.
 type Settings struct {
 	BreakerFailures    int           // consecutive failures that open a breaker (default 5)
@@ -81,7 +90,11 @@ type Settings struct {
 	// CallbackBaseURL is the API's public URL: a message without StatusCallbackURL gets
 	// <base>/carriers/<carrier>/status?mid=<message id>.
 	CallbackBaseURL string
-	Log             *slog.Logger
+	// Health, when set and a secondary carrier is configured, sends the messages the primary
+	// should not take now (health.PrefersPrimary of their id) to the secondary first, the
+	// primary staying their fallback. nil: the primary first, always.
+	Health Health
+	Log    *slog.Logger
 }
 
 // Result is the outcome of Send.
@@ -219,7 +232,7 @@ func (d *Dispatcher) Send(ctx context.Context, m carrier.Message, gate Gate) (Re
 		}
 	}
 	var lastErr error
-	for _, r := range d.routes {
+	for _, r := range d.order(ctx, m.ID) {
 		if r.cb.State() == gobreaker.StateOpen {
 			lastErr = fmt.Errorf("%w: %s", ErrBreakerOpen, r.name)
 			continue
@@ -241,6 +254,15 @@ func (d *Dispatcher) Send(ctx context.Context, m carrier.Message, gate Gate) (Re
 		return res, err
 	}
 	return Result{}, lastErr
+}
+
+// order is the order in which messageID tries the carriers: the primary first, unless the
+// primary's health gives the message to the secondary.
+func (d *Dispatcher) order(ctx context.Context, messageID string) []*route {
+	if len(d.routes) < 2 || d.s.Health == nil || health.PrefersPrimary(messageID, d.s.Health.PrimaryShare(ctx)) {
+		return d.routes
+	}
+	return []*route{d.routes[1], d.routes[0]}
 }
 
 // partial is the error of a message a carrier took in part.

@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/sony/gobreaker/v2"
 
 	"smsflow/carrier/dispatch"
+	"smsflow/carrier/health"
 	"smsflow/carrier/sim"
 	"smsflow/internal/testenv"
 	"smsflow/store"
@@ -111,5 +113,70 @@ func TestAttemptStatesWithPostgres(t *testing.T) {
 		if got := states(id); !slices.Equal(got, []string{state}) || s.Sends(id) != 0 {
 			t.Fatalf("%s found: states %v, %d requests; want it alone and no request", state, got, s.Sends(id))
 		}
+	}
+}
+
+// The primary's slow delivery reports, as every worker recorded them in PostgreSQL, send about
+// nine messages in ten to the secondary first; each message's carrier is the one its id picks,
+// and a retried Send finds it there. With the secondary's breaker open, its messages fall back
+// to the primary.
+func TestHealthShiftsTrafficWithPostgres(t *testing.T) {
+	ctx := context.Background()
+	db := testenv.Store(t)
+	p, primary := newSim(t, "sim", sim.Options{}, true)
+	b, backup := newSim(t, "backup", sim.Options{}, true)
+	// 30 messages the primary accepted ten minutes ago, none reported since.
+	for range 30 {
+		if _, err := db.Pool.Exec(ctx, `INSERT INTO dispatch_attempts (message_id, attempt, carrier, state, carrier_message_id, started_at, finished_at)
+VALUES ($1, 1, 'sim', 'accepted', $2, now() - interval '10 minutes', now() - interval '10 minutes')`, uuid.NewString(), "SM"+uuid.NewString()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	monitor := health.New(db, "sim", "backup", health.Thresholds{Refresh: time.Hour}, health.Options{})
+	s := settings
+	s.Health = monitor
+	d := dispatch.New(db, dispatch.Carrier{Sender: primary}, &dispatch.Carrier{Sender: backup}, s)
+	toBackup := 0
+	for range 200 {
+		id := uuid.NewString()
+		want := "backup"
+		if health.PrefersPrimary(id, 0.1) {
+			want = "sim"
+		} else {
+			toBackup++
+		}
+		r, err := d.Send(ctx, msg(id), nil)
+		if err != nil || r.Carrier != want {
+			t.Fatalf("%s: %+v %v, want sent through %s", id, r, err, want)
+		}
+		if r2, err := d.Send(ctx, msg(id), nil); err != nil || !r2.Recovered || r2.Carrier != want {
+			t.Fatalf("%s retried: %+v %v, want found at %s", id, r2, err, want)
+		}
+		if p.Sends(id)+b.Sends(id) != 1 {
+			t.Fatalf("%s sent %d + %d times", id, p.Sends(id), b.Sends(id))
+		}
+	}
+	if monitor.State("sim") != health.Degraded || toBackup < 160 || toBackup == 200 {
+		t.Fatalf("primary %v, %d of 200 to the secondary; want degraded, about 180 (probe share 10 %%)", monitor.State("sim"), toBackup)
+	}
+
+	// The secondary fails (server errors, uncertain) until its breaker opens.
+	b.SetFaults(1, 0, 0)
+	backupFirst := func() string {
+		for {
+			if id := uuid.NewString(); !health.PrefersPrimary(id, 0.1) {
+				return id
+			}
+		}
+	}
+	for i := 0; d.BreakerState("backup") != gobreaker.StateOpen; i++ {
+		if i == settings.BreakerFailures {
+			t.Fatalf("the secondary's breaker is %v after %d failures", d.BreakerState("backup"), i)
+		}
+		_, _ = d.Send(ctx, msg(backupFirst()), nil)
+	}
+	fallback := backupFirst()
+	if r, err := d.Send(ctx, msg(fallback), nil); err != nil || r.Carrier != "sim" {
+		t.Fatalf("secondary's breaker open: %+v %v, want sent through the primary", r, err)
 	}
 }
