@@ -69,7 +69,7 @@ func (t *Table) NextSendTime(at time.Time, r Recipient, c Category) (Decision, e
 	if len(zones) == 0 {
 		zones = rule.Timezones
 	}
-	ev := evaluator{rule: rule, holidays: newHolidaySet(rule.Holidays)}
+	ev := evaluator{rule: rule, holidays: newHolidaySet(rule.Holidays), subject: t.subject()}
 	for _, z := range zones {
 		if slices.Contains(d.Timezones, z) {
 			continue
@@ -101,6 +101,7 @@ func (t *Table) NextSendTime(at time.Time, r Recipient, c Category) (Decision, e
 
 type evaluator struct {
 	rule     Rule
+	subject  string // what the windows allow, for the reason: "marketing SMS"
 	locs     []*time.Location
 	holidays *holidaySet
 }
@@ -178,7 +179,7 @@ func (e *evaluator) nextChangeIn(t time.Time, loc *time.Location) time.Time {
 func (e *evaluator) reason(at, until time.Time) string {
 	r := e.rule
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: marketing SMS allowed %s", r.Name, hoursText(r.Hours))
+	fmt.Fprintf(&b, "%s: %s allowed %s", r.Name, e.subject, hoursText(r.Hours))
 	if len(e.locs) == 1 {
 		fmt.Fprintf(&b, " %s time", e.locs[0])
 	} else {
