@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"smsflow/carrier/dispatch"
@@ -53,8 +54,11 @@ type Activities struct {
 	HubSpot HubSpot
 	Carrier Dispatcher
 	// Calls places voice calls (breakers, failover, never twice).
-	Calls  voice.Placer
-	Config Config
+	Calls voice.Placer
+	// AudioHTTP fetches the audio files of calls to check them before the call; nil: a default
+	// client with a 10 s timeout.
+	AudioHTTP *http.Client
+	Config    Config
 }
 
 // rules are the country rules the activities apply, built once.
