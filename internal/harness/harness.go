@@ -267,7 +267,8 @@ func (s *Stack) HubSpotSynced(ctx context.Context) error {
 
 // TimelineTemplates are the template ids the harness configures, by status.
 const TimelineTemplates = "SMS_SENT=1001,SMS_NOT_SENT=1002,SMS_DELIVERED=1003,SMS_NOT_DELIVERED=1004," +
-	"SMS_CLICKED=1005,SMS_RESPONSE=1006,SMS_UNSUBSCRIBED=1007"
+	"SMS_CLICKED=1005,SMS_RESPONSE=1006,SMS_UNSUBSCRIBED=1007," +
+	"VOICE_SENT=1008,VOICE_NOT_SENT=1009,VOICE_DELIVERED=1010,VOICE_NOT_DELIVERED=1011,VOICE_KEY_PRESSED=1012,VOICE_UNSUBSCRIBED=1013"
 
 // requestedProperties are the send-sms action's objectRequestOptions (hubspot/app).
 var requestedProperties = []string{"mobilephone", "phone", "firstname", "lastname", "email"}
