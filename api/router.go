@@ -60,6 +60,7 @@ func NewRouter(d Deps) *gin.Engine {
 	registerHubSpot(r, d)
 	box := newSignalBox(d)
 	registerCarriers(r, d, box)
+	registerVoice(r, d, box)
 	registerLinks(r, d, box)
 	registerWebhooks(r, d)
 	registerAdmin(r, d)

@@ -2,379 +2,263 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/nyaruka/phonenumbers"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
+	"github.com/google/uuid"
 
-	"smsflow/hubspot"
-	"smsflow/outcome"
+	"smsflow/carrier"
+	"smsflow/carrier/twilio"
+	"smsflow/carrier/vonage"
+	"smsflow/signalbox"
 	"smsflow/store"
 	"smsflow/voice"
-	"smsflow/workflows"
 )
 
-// voiceHoldMargin is the hold margin of a call: the French call window closes for the weekend at
-// Friday 20:00 and may stay closed over a Monday holiday until Tuesday 10:00 (86 hours).
-const voiceHoldMargin = 96 * time.Hour
+// maxCallSignals bounds the call events (statuses and keys together) a call's workflow is
+// signalled: a menu offered four times, the answer and the end fit well below it.
+const maxCallSignals = 12
 
-// maxKeys is the number of keys of a menu: 0–9.
-const maxKeys = 10
-
-var (
-	callerIDRe = regexp.MustCompile(`^\+?[1-9][0-9]{6,14}$`)
-	languageRe = regexp.MustCompile(`^[a-z]{2,3}(-[A-Za-z]{2,4}){0,2}$`)
-	voiceRe    = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+// Kinds of the message events a call stores.
+const (
+	eventCallStatus = "call_status"
+	eventCallKey    = "call_key"
 )
 
-// defaultLanguages are the text-to-speech languages of a call whose action names none, by country.
-var defaultLanguages = map[string]string{
-	"FR": "fr-FR", "BE": "fr-FR", "ES": "es-ES", "MX": "es-MX", "CO": "es-ES", "PT": "pt-PT", "BR": "pt-BR",
-	"DE": "de-DE", "AT": "de-DE", "IT": "it-IT", "GB": "en-GB", "IE": "en-GB", "US": "en-US", "CA": "en-US",
-}
-
-// handleVoice answers a "Send voice message" or "Interactive voice call" execution: contact
-// records only, inputs validated (FAIL_CONTINUE with a code and a readable reason, as for SMS),
-// then the call's workflow started once per callbackId, and BLOCK until it completes the action.
-func (a *actions) handleVoice(c *gin.Context, ex actionExecution, portalID int64, channel outcome.Channel) {
-	req, err := voiceRequest(ex, portalID, channel)
-	var bad *invalidInput
-	if errors.As(err, &bad) {
-		failContinue(c, bad.code, bad.message)
-		return
-	}
-	if out, ok := a.previousVoiceOutcome(c, req.MessageID); ok {
-		a.d.Log.Info("hubspot action repeated after its call ended; answered with its outcome", "portal_id", portalID,
-			"message_id", req.MessageID, "state", out[hubspot.OutputState])
-		c.JSON(http.StatusOK, gin.H{"outputFields": out})
-		return
-	}
-	closed, err := a.startVoice(c.Request.Context(), req)
-	if err != nil {
-		a.d.Log.Error("start call workflow", "error", err, "portal_id", portalID, "message_id", req.MessageID,
-			"workflow_id", workflows.SMSWorkflowID(req.MessageID))
-		c.JSON(http.StatusServiceUnavailable, gin.H{"error": "the call could not be accepted now; retry"})
-		return
-	}
-	if closed {
-		a.answerClosedVoice(c, req)
-		return
-	}
-	a.d.Log.Info("hubspot voice action accepted", "portal_id", portalID, "message_id", req.MessageID, "channel", string(channel),
-		"workflow_id", workflows.SMSWorkflowID(req.MessageID))
-	c.JSON(http.StatusOK, gin.H{"outputFields": gin.H{
-		hubspot.OutputState:      hubspot.StateBlock,
-		"hs_expiration_duration": isoDuration(voiceExpiration(req.Inputs)),
-	}})
-}
-
-// voiceExpiration is how long HubSpot keeps the action blocked: the hold margin plus the wait.
-func voiceExpiration(i workflows.VoiceInputs) time.Duration {
-	d := voiceHoldMargin
-	if i.WaitFor != workflows.WaitNone {
-		d += time.Duration(i.WaitHours) * time.Hour
-	}
-	return d
-}
-
-// previousVoiceOutcome is previousOutcome for calls: the outputs the action was completed with,
-// else those of the message log once its workflow no longer runs.
-func (a *actions) previousVoiceOutcome(c *gin.Context, messageID string) (map[string]string, bool) {
-	if a.d.Store == nil {
-		return nil, false
-	}
-	ctx, cancel := a.d.requestContext(c)
-	defer cancel()
-	out, ok, err := a.d.Store.ActionOutcome(ctx, messageID)
-	if err != nil {
-		a.d.Log.Warn("read the recorded action outcome", "error", err, "message_id", messageID)
-		return nil, false
-	}
-	if ok {
-		return out, true
-	}
-	m, err := a.d.Store.GetMessage(ctx, messageID)
-	if err != nil || a.d.Temporal == nil {
-		return nil, false
-	}
-	running, err := a.running(c.Request.Context(), messageID)
-	if err != nil || running {
-		return nil, false
-	}
-	return voiceOutputs(m), true
-}
-
-// answerClosedVoice answers an execution whose call workflow closed: from the message log, else
-// 503 (HubSpot asks again) or FAIL_CONTINUE when the run never wrote its message.
-func (a *actions) answerClosedVoice(c *gin.Context, req workflows.VoiceRequest) {
-	if a.d.Store != nil {
-		ctx, cancel := a.d.requestContext(c)
-		defer cancel()
-		m, err := a.d.Store.GetMessage(ctx, req.MessageID)
-		switch {
-		case err == nil:
-			c.JSON(http.StatusOK, gin.H{"outputFields": voiceOutputs(m)})
-			return
-		case !errors.Is(err, store.ErrNotFound):
-			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "the call's outcome cannot be read now; retry"})
-			return
-		}
-	}
-	c.JSON(http.StatusOK, gin.H{"outputFields": gin.H{
-		hubspot.OutputState: hubspot.StateFailContinue, "message_id": req.MessageID, "error_code": outcome.OutcomeNotRecorded,
-		"error_message": "This action execution was already handled and has ended; its outcome was not recorded."}})
-}
-
-// voiceOutputs are a call's output fields as the message log has them.
-func voiceOutputs(m store.Message) map[string]string {
-	state := hubspot.StateSuccess
-	if st := outcome.Status(m.Status); st.NotSent() || st == outcome.Pending {
-		state = hubspot.StateFailContinue
-	}
-	return map[string]string{hubspot.OutputState: state, "voice_status": m.Status, "message_id": m.ID,
-		"campaign_name": m.Campaign, "error_code": m.ErrorCode, "error_message": m.ErrorMessage}
-}
-
-// startVoice starts the call's workflow once per callbackId ever (see start).
-func (a *actions) startVoice(ctx context.Context, req workflows.VoiceRequest) (closed bool, err error) {
-	if a.d.Temporal == nil {
-		return false, errors.New("no Temporal client")
-	}
-	ctx, cancel := context.WithTimeout(ctx, workflowStartTimeout)
-	defer cancel()
-	sa := []temporal.SearchAttributeUpdate{
-		workflows.PortalIDKey.ValueSet(strconv.FormatInt(req.PortalID, 10)),
-		workflows.RecordIDKey.ValueSet(req.ObjectType + ":" + req.ObjectID),
-		workflows.ChannelKey.ValueSet(string(req.Channel)),
-		workflows.CampaignKey.ValueSet(req.Inputs.CampaignName),
-		workflows.StatusKey.ValueSet(string(outcome.Pending)),
-	}
-	if req.Inputs.Country != "" {
-		sa = append(sa, workflows.CountryKey.ValueSet(req.Inputs.Country))
-	}
-	_, err = a.d.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                                       workflows.SMSWorkflowID(req.MessageID),
-		TaskQueue:                                a.d.Config.TemporalTaskQueue,
-		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		TypedSearchAttributes:                    temporal.NewSearchAttributes(sa...),
-	}, workflows.SendVoiceName, req)
-	if err != nil && temporal.IsWorkflowExecutionAlreadyStartedError(err) {
-		return true, nil
-	}
-	return false, err
-}
-
-// voiceRequest validates a voice or interactive action's inputs and builds the call's request.
-func voiceRequest(ex actionExecution, portalID int64, channel outcome.Channel) (workflows.VoiceRequest, error) {
-	in := func(name string) string { return strings.TrimSpace(string(ex.InputFields[name])) }
-	callbackID := strings.TrimSpace(string(ex.CallbackID))
-	req := workflows.VoiceRequest{
-		MessageID: workflows.MessageIDForCallback(portalID, callbackID), CallbackID: callbackID, PortalID: portalID,
-		ActionDefinitionID: strings.TrimSpace(string(ex.Origin.ActionDefinitionID)),
-		HubSpotWorkflowID:  strings.TrimSpace(string(ex.Context.WorkflowID)),
-		ObjectType:         objectType(string(ex.Object.ObjectType)), ObjectID: strings.TrimSpace(string(ex.Object.ObjectID)),
-		Channel: channel,
-	}
-	if req.ObjectType != "contact" {
-		return req, invalid(outcome.VoiceContactOnly, "%s", outcome.VoiceContactOnly.Message())
-	}
-	if len(ex.Object.Properties) > 0 {
-		req.ObjectProperties = make(map[string]string, len(ex.Object.Properties))
-		for k, v := range ex.Object.Properties {
-			req.ObjectProperties[strings.ToLower(k)] = string(v)
-		}
-	}
-	var i workflows.VoiceInputs
-	if i.PhoneProperty = strings.ToLower(in("phone_property")); i.PhoneProperty != "" && !phonePropertyRe.MatchString(i.PhoneProperty) {
-		return req, invalid(outcome.InvalidPhoneProperty, "phone_property %q is not a HubSpot property name (lower-case letters, digits and _).", i.PhoneProperty)
-	}
-	var err error
-	if i.Country, err = countryInput(in("country")); err != nil {
-		return req, err
-	}
-	if i.CallerID, err = callerID(in("caller_id")); err != nil {
-		return req, err
-	}
-	switch i.MessageType = strings.ToLower(in("message_type")); i.MessageType {
-	case "", "marketing", "prospecting":
-		i.MessageType = "marketing" // the stricter: the call windows apply
-	case "transactional":
-	default:
-		return req, invalid(outcome.InvalidMessageType, "message_type %q must be marketing (prospecting) or transactional.", i.MessageType)
-	}
-	lang, voiceName := in("language"), in("voice")
-	if lang == "" {
-		if lang = defaultLanguages[i.Country]; lang == "" {
-			lang = "en-US"
-		}
-	}
-	if !languageRe.MatchString(lang) {
-		return req, invalid(outcome.InvalidLanguage, "language %q is not a language tag like fr-FR or en-US.", lang)
-	}
-	if voiceName != "" && !voiceRe.MatchString(voiceName) {
-		return req, invalid(outcome.InvalidLanguage, "voice %q is not a voice name (letters, digits, . _ : -).", voiceName)
-	}
-	speech := func(textInput, audioInput string, required bool, what string) (voice.Speech, error) {
-		sp := voice.Speech{Text: string(ex.InputFields[textInput]), Language: lang, Voice: voiceName, AudioURL: in(audioInput)}
-		if strings.TrimSpace(sp.Text) == "" {
-			sp.Text = ""
-		}
-		if sp.AudioURL != "" {
-			if u, err := url.Parse(sp.AudioURL); err != nil || u.Scheme != "https" || u.Host == "" {
-				return sp, invalid(outcome.InvalidAudioURL, "%s %q must be an https URL of an audio file.", audioInput, sp.AudioURL)
-			}
-		}
-		if required && sp.Empty() {
-			return sp, invalid(outcome.MissingSpeech, "%s: give a text to speak or an audio file URL.", what)
-		}
-		return sp, nil
-	}
-	if i.Speech, err = speech("text", "audio_url", true, "The message"); err != nil {
-		return req, err
-	}
-	if i.CampaignName = in("campaign_name"); i.CampaignName == "" {
-		i.CampaignName = "HUBSPOT_" + strings.ToUpper(string(channel)) + "_WORKFLOW_" + req.HubSpotWorkflowID
-	}
-	switch i.WaitFor = strings.ToLower(in("wait_for")); i.WaitFor {
-	case "":
-		i.WaitFor = workflows.WaitDelivery // the action blocks until the call ends
-	case workflows.WaitNone, workflows.WaitDelivery:
-	default:
-		return req, invalid(outcome.InvalidWaitFor, "wait_for %q must be none or delivery.", i.WaitFor)
-	}
-	i.WaitHours = 24
-	if s := in("wait_hours"); s != "" {
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil || f != float64(int(f)) || f < 0 || f > maxWaitHours {
-			return req, invalid(outcome.InvalidWaitHours, "wait_hours %q must be a whole number of hours from 0 to %d.", s, maxWaitHours)
-		}
-		i.WaitHours = int(f)
-	}
-	if channel == outcome.IVR {
-		if err := menuInputs(&i, in, speech); err != nil {
-			return req, err
-		}
-	}
-	req.Inputs = i
-	return req, nil
-}
-
-// countryInput validates the country input (ISO 3166 alpha-2 with a numbering plan).
-func countryInput(s string) (string, error) {
-	c := strings.ToUpper(s)
-	if c == "" {
-		return "", nil
-	}
-	if !validRegion(c) {
-		return c, invalid(outcome.InvalidCountry, "country %q is not an ISO 3166 alpha-2 country code with a phone numbering plan (e.g. FR, US).", c)
-	}
-	return c, nil
-}
-
-// validRegion reports whether c is a region with a phone numbering plan.
-func validRegion(c string) bool {
-	_, ok := phonenumbers.GetSupportedRegions()[c]
-	return ok
-}
-
-// callerID validates a caller id: a number in international form (a missing + is added).
-func callerID(s string) (string, error) {
-	if s == "" {
-		return "", nil
-	}
-	n := strings.NewReplacer(" ", "", "-", "", ".", "", "(", "", ")", "").Replace(s)
-	n = strings.TrimPrefix(n, "00")
-	if !callerIDRe.MatchString(n) {
-		return s, invalid(outcome.InvalidCallerID, "caller_id %q must be a phone number in international form, e.g. +33900000000.", s)
-	}
-	if !strings.HasPrefix(n, "+") {
-		n = "+" + n
-	}
-	return n, nil
-}
-
-// menuInputs reads an interactive call's menu: key_<n>_action for n in 0–9 (play, transfer, sms,
-// unsubscribe, or empty/none for a key without action), each with key_<n>_text / key_<n>_audio_url
-// (what the key says: the message played, the announcement before a transfer or an SMS),
-// key_<n>_transfer_to, and key_<n>_sms_message / key_<n>_sms_sender; the SMS options shared by
-// the keys (sms_sender, sms_allow_unicode, sms_add_stop, sms_shorten_urls, sms_unsubscribe_url);
-// wrong_key_text / wrong_key_audio_url, and repeats (0–3, default 1).
-func menuInputs(i *workflows.VoiceInputs, in func(string) string, speech func(string, string, bool, string) (voice.Speech, error)) error {
-	smsBools := map[string]bool{}
-	for _, name := range []string{"sms_allow_unicode", "sms_add_stop", "sms_shorten_urls", "sms_unsubscribe_url"} {
-		v, ok := parseBool(in(name))
-		if !ok {
-			return invalid(outcome.InvalidBoolean, "%s must be true or false, not %q.", name, in(name))
-		}
-		smsBools[name] = v
-	}
-	for n := 0; n < maxKeys; n++ {
-		k := strconv.Itoa(n)
-		field := func(s string) string { return "key_" + k + "_" + s }
-		action := strings.ToLower(in(field("action")))
-		if action == "" || action == "none" {
+// registerVoice adds the voice webhooks of each configured carrier, all under
+// /carriers/<carrier>/voice/ with our call id in the cid parameter:
+//
+//	POST answer?cid=&round=   the call's script as TwiML (sim, twilio) or NCCO (vonage)
+//	POST key?cid=&round=      a key pressed at the menu of round (Twilio Gather action, Vonage
+//	                          input eventUrl): answers what the script does next, stores the key
+//	                          and signals it to the call's workflow
+//	POST status?cid=          a status callback / event: stored, and signalled when answered or final
+//
+// Every request is authenticated the carrier's way (X-Twilio-Signature, the simulator's
+// X-Smsflow-Signature, Vonage's HS256 JWT), else 401. The answers come from the script stored
+// before the call, never from a worker.
+func registerVoice(r *gin.Engine, d Deps, box *signalbox.Box) {
+	h := &voiceHooks{carrierHooks{d: d, now: time.Now, box: box}}
+	for _, name := range d.Config.Carriers() {
+		switch name {
+		case "sim", "twilio", "vonage":
+		default:
 			continue
 		}
-		ka := voice.KeyAction{Key: k, Action: action}
-		sp, err := speech(field("text"), field("audio_url"), action == voice.ActionPlay, "Key "+k+" (play)")
-		if err != nil {
-			return err
+		base := "/carriers/" + name + "/voice/"
+		r.POST(base+"answer", func(c *gin.Context) { h.answer(c, name) })
+		r.GET(base+"answer", func(c *gin.Context) { h.answer(c, name) }) // Vonage's default answer_method
+		r.POST(base+"key", func(c *gin.Context) { h.key(c, name) })
+		r.POST(base+"status", func(c *gin.Context) { h.status(c, name) })
+	}
+}
+
+type voiceHooks struct{ carrierHooks }
+
+// authenticateVoice reads the request's parameters and checks its signature.
+func (h *voiceHooks) authenticateVoice(c *gin.Context, name string) (url.Values, bool) {
+	if name != "vonage" {
+		return h.authenticate(c, name)
+	}
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "unreadable body"})
+		return nil, false
+	}
+	if err := vonage.VerifyWebhookJWT(h.d.Config.Carrier.VonageSignatureSecret, c.GetHeader("Authorization"), body, h.now()); err != nil {
+		h.d.Log.Warn("carrier webhook: bad signature", "carrier", name, "path", c.FullPath())
+		c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "bad or missing signature"})
+		return nil, false
+	}
+	params := url.Values{}
+	if len(body) > 0 {
+		if params, err = bodyParams(c.ContentType(), body); err != nil {
+			c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "unreadable parameters"})
+			return nil, false
 		}
-		ka.Speech = sp
-		key := workflows.KeyInput{Action: ka}
-		switch action {
-		case voice.ActionPlay, voice.ActionUnsubscribe:
-		case voice.ActionTransfer:
-			to, err := callerID(in(field("transfer_to")))
-			if err != nil || to == "" {
-				return invalid(outcome.InvalidKeyAction, "key %s transfers the call: %s must be a phone number in international form.", k, field("transfer_to"))
-			}
-			key.Action.TransferTo = to
-		case voice.ActionSMS:
-			msg := in(field("sms_message"))
-			if msg == "" {
-				return invalid(outcome.InvalidKeyAction, "key %s sends an SMS: %s is empty.", k, field("sms_message"))
-			}
-			sender := in(field("sms_sender"))
-			if sender == "" {
-				sender = in("sms_sender")
-			}
-			if sender != "" && !validSender(sender) {
-				return invalid(outcome.InvalidSender, "key %s: sender %q is invalid: use letters and digits only, at most 11, or a number of at most 15 digits.", k, sender)
-			}
-			key.SMS = &workflows.SMSInputs{Sender: sender, MessageType: i.MessageType, Message: msg,
-				AllowUnicode: smsBools["sms_allow_unicode"], AddStop: smsBools["sms_add_stop"],
-				ShortenURLs: smsBools["sms_shorten_urls"], UnsubscribeURL: smsBools["sms_unsubscribe_url"]}
+	}
+	return params, true
+}
+
+// loadCall reads the call named by the cid parameter; false when it answered the request.
+func (h *voiceHooks) loadCall(c *gin.Context, ctx context.Context, name string) (string, store.VoiceCall, bool) {
+	cid := c.Query("cid")
+	if _, err := uuid.Parse(cid); err != nil {
+		c.JSON(http.StatusBadRequest, gin.H{"error": "no call id"})
+		return "", store.VoiceCall{}, false
+	}
+	call, err := h.d.Store.Call(ctx, cid)
+	if errors.Is(err, store.ErrNotFound) {
+		// No script (erased, or never saved): end the call rather than let the carrier guess.
+		h.d.Log.Warn("voice webhook for a call without script: hanging up", "carrier", name, "message_id", cid)
+		h.render(c, name, cid, store.VoiceCall{}, []voice.Step{{Kind: voice.StepHangup}})
+		return "", store.VoiceCall{}, false
+	}
+	if err != nil {
+		h.unavailable(c, name, "load call script", err)
+		return "", store.VoiceCall{}, false
+	}
+	return cid, call, true
+}
+
+// render answers steps in the carrier's format.
+func (h *voiceHooks) render(c *gin.Context, name, cid string, call store.VoiceCall, steps []voice.Step) {
+	base := h.d.Config.PublicBaseURL
+	key := func(round int) string {
+		return carrier.VoiceURL(base, name, "key", cid, url.Values{"round": {strconv.Itoa(round)}})
+	}
+	if name == "vonage" {
+		c.Data(http.StatusOK, "application/json", vonage.NCCO(steps, vonage.Links{Key: key, CallerID: call.Caller}))
+		return
+	}
+	answer := func(round int) string {
+		return carrier.VoiceURL(base, name, "answer", cid, url.Values{"round": {strconv.Itoa(round)}})
+	}
+	c.Data(http.StatusOK, "application/xml", []byte(twilio.TwiML(steps, twilio.Links{Key: key, Answer: answer, CallerID: call.Caller})))
+}
+
+func round(c *gin.Context) int {
+	n, _ := strconv.Atoi(c.Query("round"))
+	return max(n, 0)
+}
+
+// answer serves the call's script: the opening, or the menu offered at round.
+func (h *voiceHooks) answer(c *gin.Context, name string) {
+	if _, ok := h.authenticateVoice(c, name); !ok {
+		return
+	}
+	ctx, cancel := h.d.requestContext(c)
+	defer cancel()
+	cid, call, ok := h.loadCall(c, ctx, name)
+	if !ok {
+		return
+	}
+	h.render(c, name, cid, call, call.Script.Answer(round(c)))
+}
+
+// key answers a key pressed (or the menu's silence) from the script, then stores the key with its
+// signal to the call's workflow. The caller hears the script's answer even when storing fails.
+func (h *voiceHooks) key(c *gin.Context, name string) {
+	params, ok := h.authenticateVoice(c, name)
+	if !ok {
+		return
+	}
+	var callID, key string
+	if name == "vonage" {
+		callID, key, ok = vonage.ParseInput(params)
+	} else {
+		callID, key, ok = twilio.ParseKey(params)
+	}
+	if !ok {
+		c.JSON(http.StatusBadRequest, gin.H{"error": "not a key input"})
+		return
+	}
+	ctx, cancel := h.d.requestContext(c)
+	defer cancel()
+	cid, call, ok := h.loadCall(c, ctx, name)
+	if !ok {
+		return
+	}
+	r := round(c)
+	if key == "" {
+		h.render(c, name, cid, call, call.Script.Silence(r))
+		return
+	}
+	steps, action := call.Script.Press(r, key)
+	ev := voice.CallEvent{EventID: callID + ":key:" + strconv.Itoa(r), Kind: voice.EventKey, Key: key, Action: action, At: h.now().UTC()}
+	detail, _ := json.Marshal(map[string]any{"carrier_call_id": callID, "key": key, "action": action, "round": r})
+	stored, err := h.store(ctx, name, cid, call.PortalID, eventCallKey, action, ev, detail, true)
+	if err != nil {
+		h.d.Log.Error("voice webhook: storing a key failed; the call goes on", "carrier", name, "message_id", cid,
+			"portal_id", call.PortalID, "error", err)
+	}
+	h.render(c, name, cid, call, steps)
+	signalAfterAnswer(c, h.box, eventCallKey, stored)
+}
+
+// status stores a call's status event; answered and final ones are signalled to its workflow.
+func (h *voiceHooks) status(c *gin.Context, name string) {
+	params, ok := h.authenticateVoice(c, name)
+	if !ok {
+		return
+	}
+	var (
+		callID string
+		ev     voice.CallEvent
+	)
+	if name == "vonage" {
+		callID, ev, ok = vonage.ParseCallEvent(params, h.now())
+	} else {
+		callID, ev, ok = twilio.ParseCallStatus(params, h.now())
+	}
+	if !ok {
+		// Vonage posts other events (transfers, recordings…) to the same URL: taken, not stored.
+		c.JSON(http.StatusOK, gin.H{"stored": false})
+		return
+	}
+	ctx, cancel := h.d.requestContext(c)
+	defer cancel()
+	cid := c.Query("cid")
+	var portal int64
+	if _, err := uuid.Parse(cid); err == nil {
+		call, err := h.d.Store.Call(ctx, cid)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			cid = ""
+		case err != nil:
+			h.unavailable(c, name, "find call", err)
+			return
 		default:
-			return invalid(outcome.InvalidKeyAction, "%s %q must be play, transfer, sms, unsubscribe or none.", field("action"), action)
+			portal = call.PortalID
 		}
-		i.Keys = append(i.Keys, key)
+	} else {
+		cid = ""
 	}
-	if len(i.Keys) == 0 {
-		return invalid(outcome.InvalidKeyAction, "An interactive call needs at least one key with an action (key_0_action … key_9_action).")
+	if cid == "" {
+		id, err := h.d.Store.CallByCarrierID(ctx, name, callID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			h.unavailable(c, name, "find call", err)
+			return
+		}
+		cid = id
 	}
-	var err error
-	if i.WrongKey, err = speech("wrong_key_text", "wrong_key_audio_url", false, "The wrong-key prompt"); err != nil {
+	signal := ev.Status == voice.StatusAnswered || voice.Final(ev.Status)
+	detail, _ := json.Marshal(map[string]any{"carrier_call_id": callID, "answered_by": ev.AnsweredBy,
+		"duration_seconds": ev.DurationSeconds, "code": ev.Code})
+	stored, err := h.store(ctx, name, cid, portal, eventCallStatus, ev.Status, ev, detail, signal)
+	if err != nil {
+		h.unavailable(c, name, "store call status", err)
+		return
+	}
+	if cid == "" {
+		h.d.Log.Warn("call status for an unknown call: stored", "carrier", name, "event_id", ev.EventID)
+	}
+	c.JSON(http.StatusOK, gin.H{"stored": true, "message_id": optional(cid)})
+	signalAfterAnswer(c, h.box, eventCallStatus, stored)
+}
+
+// store saves a call event once (per carrier event id) with its signal, when signal is set.
+func (h *voiceHooks) store(ctx context.Context, name, cid string, portal int64, kind, status string, ev voice.CallEvent,
+	detail []byte, signal bool) (store.StoredInbound, error) {
+	in := store.Inbound{Event: store.Event{MessageID: optional(cid), Source: name, SourceEventID: ev.EventID, Kind: kind,
+		Status: status, Detail: detail, OccurredAt: ev.At}, PortalID: portal, SignalCap: maxCallSignals}
+	if signal {
+		in.Signal = signalOf(voice.SignalCallEvent, ev)
+	}
+	var stored store.StoredInbound
+	err := h.d.Store.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		stored, err = tx.AddInbound(ctx, in, h.box.Lease())
 		return err
+	})
+	if err == nil && stored.Capped {
+		h.d.Log.Warn("call events past the call's cap: stored, not signalled", "carrier", name, "message_id", cid, "cap", maxCallSignals)
 	}
-	i.Repeats = 1
-	if s := in("repeats"); s != "" {
-		r, err := strconv.Atoi(s)
-		if err != nil || r < 0 || r > voice.MaxRepeats {
-			return invalid(outcome.InvalidRepeats, "repeats %q must be a whole number from 0 to %d.", s, voice.MaxRepeats)
-		}
-		i.Repeats = r
-	}
-	return nil
+	return stored, err
 }
