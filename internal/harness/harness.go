@@ -294,6 +294,12 @@ func (s *Stack) Execute(ctx context.Context, callbackID, objectType string, obje
 // ExecuteAgain is Execute for a callbackId HubSpot may have executed before: any 200 answer (BLOCK
 // while its message runs, its outcome once it ended) is a valid one.
 func (s *Stack) ExecuteAgain(ctx context.Context, callbackID, objectType string, objectID int64, inputs map[string]string) (hubspottest.ActionResponse, error) {
+	return s.ExecuteAction(ctx, "sms", callbackID, objectType, objectID, inputs)
+}
+
+// ExecuteAction plays HubSpot running the action of kind (sms, voice, ivr) on a record; any 200
+// answer is returned.
+func (s *Stack) ExecuteAction(ctx context.Context, kind, callbackID, objectType string, objectID int64, inputs map[string]string) (hubspottest.ActionResponse, error) {
 	// HubSpot sends the enrolled record's objectRequestOptions properties with the execution.
 	props := map[string]string{}
 	record := s.HubSpot.Object(Portal, objectType, strconv.FormatInt(objectID, 10))
@@ -303,7 +309,7 @@ func (s *Stack) ExecuteAgain(ctx context.Context, callbackID, objectType string,
 		}
 	}
 	caller := &hubspottest.Caller{Secret: ClientSecret}
-	resp, err := caller.Execute(ctx, s.APIURL+"/hubspot/actions/sms", hubspottest.Execution{
+	resp, err := caller.Execute(ctx, s.APIURL+"/hubspot/actions/"+kind, hubspottest.Execution{
 		CallbackID: callbackID, PortalID: Portal, ActionDefinitionID: 7, WorkflowID: 55, ObjectType: objectType,
 		ObjectID: objectID, Properties: props, Inputs: inputs,
 	})
