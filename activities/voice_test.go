@@ -20,7 +20,6 @@ const (
 	caller = "+33900000001"
 )
 
-
 // countingPlacer stands for the carriers' call placer: it counts the calls it is asked to place.
 type countingPlacer struct {
 	mu    sync.Mutex

@@ -44,7 +44,9 @@ func answers(t *testing.T, s *stack, number string, v sim.VoiceNumber) {
 }
 
 // press is a key pressed shortly after its menu starts.
-func press(key string) sim.KeyPress { return sim.KeyPress{Key: key, After: sim.Duration(150 * time.Millisecond)} }
+func press(key string) sim.KeyPress {
+	return sim.KeyPress{Key: key, After: sim.Duration(150 * time.Millisecond)}
+}
 
 func voiceInputs(kv ...string) map[string]string {
 	m := map[string]string{"country": "FR", "caller_id": callerID, "message_type": "marketing", "language": "fr-FR",

@@ -19,7 +19,9 @@ import (
 // the cancellation of a disconnected portal and erasure find calls and SMS the same way.
 const SendVoiceName = "SendVoice"
 
-func voiceWorkflowOptions() workflow.RegisterOptions { return workflow.RegisterOptions{Name: SendVoiceName} }
+func voiceWorkflowOptions() workflow.RegisterOptions {
+	return workflow.RegisterOptions{Name: SendVoiceName}
+}
 
 // VoiceRequest is one HubSpot "Send voice message" or "Interactive voice call" action
 // execution, validated by the API.
