@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"smsflow/carrier/dispatch"
@@ -59,8 +60,11 @@ type Activities struct {
 	HubSpot HubSpot
 	Carrier Dispatcher
 	// Calls places voice calls (breakers, failover, never twice).
-	Calls  voice.Placer
-	Config Config
+	Calls voice.Placer
+	// AudioHTTP fetches the audio files of calls to check them before the call; nil: a default
+	// client with a 10 s timeout.
+	AudioHTTP *http.Client
+	Config    Config
 	// CompleteInBatches leaves CompleteAction pending on a queued completion that the HubSpot
 	// outbox sender (hubspotsync, given a Temporal client) makes in batches and then completes;
 	// false: one HubSpot call per completion, inside the activity.

@@ -190,9 +190,9 @@ func message(ev StatusEvent) store.Message {
 		CarrierMessageID: ev.CarrierMessageID, CallbackID: ev.CallbackID, WorkflowID: ev.WorkflowID, SendAt: ev.SendAt}
 	at := ev.At
 	switch ev.Status {
-	case outcome.SMSSent:
+	case outcome.SMSSent, outcome.VoiceSent:
 		m.SentAt = &at
-	case outcome.SMSDelivered:
+	case outcome.SMSDelivered, outcome.VoiceDelivered:
 		m.DeliveredAt = &at
 	}
 	return m

@@ -157,7 +157,7 @@ func (a *actions) handle(channel outcome.Channel) gin.HandlerFunc {
 			return
 		}
 		if channel != outcome.SMS {
-			failContinue(c, outcome.ChannelNotAvailable, "The "+string(channel)+" channel is not available yet.")
+			a.handleVoice(c, ex, portalID, channel)
 			return
 		}
 		req, err := smsRequest(ex, portalID, a.now())

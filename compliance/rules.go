@@ -127,6 +127,9 @@ type Rule struct {
 // rules, change keyword lists); they then own its Version.
 type Table struct {
 	Version string
+	// Subject is what the table's windows allow, as a held message's reason names it; empty:
+	// "marketing SMS".
+	Subject string
 	Rules   map[string]Rule
 	// Aliases map regions to the country whose rules apply ("GG" → "GB": libphonenumber gives
 	// Guernsey for many +44 7 numbers).
@@ -135,6 +138,14 @@ type Table struct {
 	DefaultStopMention string
 	// PublicShorteners are the public URL shortener domains (subdomains included).
 	PublicShorteners []string
+}
+
+// subject is Subject, or "marketing SMS".
+func (t *Table) subject() string {
+	if t.Subject == "" {
+		return "marketing SMS"
+	}
+	return t.Subject
 }
 
 // Config is the deployment's configuration the rules need.

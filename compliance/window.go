@@ -70,6 +70,7 @@ func (t *Table) NextSendTime(at time.Time, r Recipient, c Category) (Decision, e
 	if err != nil {
 		return d, err
 	}
+	ev.subject = t.subject()
 
 	cur := at
 	for cur.Sub(at) <= horizon {
@@ -87,6 +88,7 @@ func (t *Table) NextSendTime(at time.Time, r Recipient, c Category) (Decision, e
 
 type evaluator struct {
 	rule     Rule
+	subject  string // what the windows allow, for the reason: "marketing SMS"
 	locs     []*time.Location
 	holidays *holidaySet
 }
@@ -190,7 +192,7 @@ func (e *evaluator) nextChangeIn(t time.Time, loc *time.Location) time.Time {
 func (e *evaluator) reason(at, until time.Time) string {
 	r := e.rule
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: marketing SMS allowed %s", r.Name, hoursText(r.Hours))
+	fmt.Fprintf(&b, "%s: %s allowed %s", r.Name, e.subject, hoursText(r.Hours))
 	if len(e.locs) == 1 {
 		fmt.Fprintf(&b, " %s time", e.locs[0])
 	} else {

@@ -38,6 +38,55 @@ const (
 	FrequencyCapped Code = "FREQUENCY_CAPPED"
 )
 
+// Codes of voice calls: why a call was not placed or not answered.
+const (
+	// VoiceContactOnly: calls go to contacts only (the action ran on another object type).
+	VoiceContactOnly Code = "VOICE_CONTACT_ONLY"
+	// NoCallerID: the action names no caller id and the portal has no default caller.
+	NoCallerID Code = "NO_CALLER_ID"
+	// AudioURLInvalid: the audio file URL is not https, or does not serve audio.
+	AudioURLInvalid Code = "AUDIO_URL_INVALID"
+	// AudioURLUnreachable: the audio file could not be fetched before the call.
+	AudioURLUnreachable Code = "AUDIO_URL_UNREACHABLE"
+	// CallBusy, CallNoAnswer, CallFailed, CallCanceled: how a placed call ended unanswered.
+	CallBusy     Code = "CALL_BUSY"
+	CallNoAnswer Code = "CALL_NO_ANSWER"
+	CallFailed   Code = "CALL_FAILED"
+	CallCanceled Code = "CALL_CANCELED"
+	// CallUnconfirmed: the carrier reported no end of the call in time.
+	CallUnconfirmed Code = "CALL_UNCONFIRMED"
+	// ChildSMSFailed: the SMS a key asked for could not be started.
+	ChildSMSFailed Code = "CHILD_SMS_FAILED"
+)
+
+// Codes of a voice or interactive action execution the API refuses.
+const (
+	InvalidCallerID  Code = "INVALID_CALLER_ID"
+	MissingSpeech    Code = "MISSING_SPEECH"
+	InvalidAudioURL  Code = "INVALID_AUDIO_URL"
+	InvalidLanguage  Code = "INVALID_LANGUAGE"
+	InvalidKeyAction Code = "INVALID_KEY_ACTION"
+	InvalidRepeats   Code = "INVALID_REPEATS"
+)
+
+// voiceMessages are the readable messages of the voice codes.
+var voiceMessages = map[Code]string{
+	VoiceContactOnly:    "Voice calls go to contacts only: use this action in a contact-based workflow.",
+	NoCallerID:          "No caller id: name one in the action, or set the account's default caller.",
+	AudioURLInvalid:     "The audio file URL must be https and serve an audio file.",
+	AudioURLUnreachable: "The audio file could not be fetched before the call.",
+	CallBusy:            "The line was busy.",
+	CallNoAnswer:        "Nobody answered the call.",
+	CallFailed:          "The call could not be connected.",
+	CallCanceled:        "The call was cancelled before it was answered.",
+	CallUnconfirmed:     "The carrier did not report the end of the call in time.",
+	ChildSMSFailed:      "The SMS asked for by the key pressed could not be sent.",
+}
+
+// Message is the readable message of a voice code; empty for codes whose message is written
+// where they arise.
+func (c Code) Message() string { return voiceMessages[c] }
+
 // Codes of an action execution the API refuses before any workflow starts.
 const (
 	InvalidRequest       Code = "INVALID_REQUEST"

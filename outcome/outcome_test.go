@@ -32,3 +32,23 @@ func TestFailedAndFinal(t *testing.T) {
 		}
 	}
 }
+
+func TestVoiceStatuses(t *testing.T) {
+	if !(VoiceSent.Rank() < VoiceDelivered.Rank() && VoiceDelivered.Rank() < VoiceKeyPressed.Rank() &&
+		VoiceNotDelivered.Rank() == VoiceDelivered.Rank() && VoiceUnsubscribed.Rank() == VoiceKeyPressed.Rank()) {
+		t.Fatal("voice statuses out of order: SENT > DELIVERED > KEY_PRESSED | UNSUBSCRIBED")
+	}
+	for _, s := range VoiceStatuses {
+		if want := s == VoiceNotSent || s == VoiceNotDelivered; s.Failed() != want {
+			t.Errorf("%s.Failed() = %v", s, s.Failed())
+		}
+	}
+	if !VoiceNotSent.NotSent() || !SMSNotSent.NotSent() || VoiceNotDelivered.NotSent() {
+		t.Error("NotSent")
+	}
+	for _, c := range []Code{VoiceContactOnly, CallBusy, CallNoAnswer, CallFailed} {
+		if c.Message() == "" {
+			t.Errorf("%s has no readable message", c)
+		}
+	}
+}

@@ -29,6 +29,7 @@ func NewWorker(ctx context.Context, c client.Client, namespace, taskQueue string
 // Register adds the workflows and activities to a worker.
 func Register(w worker.Registry, a *activities.Activities) {
 	w.RegisterWorkflowWithOptions(SendSMS, workflowOptions())
+	w.RegisterWorkflowWithOptions(SendVoice, voiceWorkflowOptions())
 	w.RegisterActivity(a)
 }
 

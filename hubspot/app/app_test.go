@@ -90,7 +90,7 @@ func TestOtherDefinitions(t *testing.T) {
 		}
 	}
 	_, tokens, templates, err := app.TimelineTemplates()
-	if err != nil || len(tokens) == 0 || len(templates) != 7 {
+	if err != nil || len(tokens) == 0 || len(templates) != 13 {
 		t.Fatalf("timeline templates: %d tokens, %d templates, %v", len(tokens), len(templates), err)
 	}
 }

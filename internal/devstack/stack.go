@@ -213,8 +213,11 @@ func run(ctx context.Context, out io.Writer) error {
 }
 
 // DevSenders are the senders the fake HubSpot's portal owns in `make run` (bin/hubspotplay sends
-// from SMSFLOW); a portal may send only from its own senders.
-var DevSenders = []string{"SMSFLOW"}
+// from SMSFLOW and calls from DevCallerID); a portal may send and call only from its own senders.
+var DevSenders = []string{"SMSFLOW", DevCallerID}
+
+// DevCallerID is the development portal's caller id: the number its calls come from.
+const DevCallerID = "+33900000000"
 
 // ownDevSenders registers DevSenders for the development portal (the API has migrated by now).
 func ownDevSenders(ctx context.Context, databaseURL string) error {

@@ -272,7 +272,8 @@ func (s *Stack) HubSpotSynced(ctx context.Context) error {
 
 // TimelineTemplates are the template ids the harness configures, by status.
 const TimelineTemplates = "SMS_SENT=1001,SMS_NOT_SENT=1002,SMS_DELIVERED=1003,SMS_NOT_DELIVERED=1004," +
-	"SMS_CLICKED=1005,SMS_RESPONSE=1006,SMS_UNSUBSCRIBED=1007"
+	"SMS_CLICKED=1005,SMS_RESPONSE=1006,SMS_UNSUBSCRIBED=1007," +
+	"VOICE_SENT=1008,VOICE_NOT_SENT=1009,VOICE_DELIVERED=1010,VOICE_NOT_DELIVERED=1011,VOICE_KEY_PRESSED=1012,VOICE_UNSUBSCRIBED=1013"
 
 // requestedProperties are the send-sms action's objectRequestOptions (hubspot/app).
 var requestedProperties = []string{"mobilephone", "phone", "firstname", "lastname", "email"}
@@ -298,6 +299,12 @@ func (s *Stack) Execute(ctx context.Context, callbackID, objectType string, obje
 // ExecuteAgain is Execute for a callbackId HubSpot may have executed before: any 200 answer (BLOCK
 // while its message runs, its outcome once it ended) is a valid one.
 func (s *Stack) ExecuteAgain(ctx context.Context, callbackID, objectType string, objectID int64, inputs map[string]string) (hubspottest.ActionResponse, error) {
+	return s.ExecuteAction(ctx, "sms", callbackID, objectType, objectID, inputs)
+}
+
+// ExecuteAction plays HubSpot running the action of kind (sms, voice, ivr) on a record; any 200
+// answer is returned.
+func (s *Stack) ExecuteAction(ctx context.Context, kind, callbackID, objectType string, objectID int64, inputs map[string]string) (hubspottest.ActionResponse, error) {
 	// HubSpot sends the enrolled record's objectRequestOptions properties with the execution.
 	props := map[string]string{}
 	record := s.HubSpot.Object(Portal, objectType, strconv.FormatInt(objectID, 10))
@@ -307,7 +314,7 @@ func (s *Stack) ExecuteAgain(ctx context.Context, callbackID, objectType string,
 		}
 	}
 	caller := &hubspottest.Caller{Secret: ClientSecret}
-	resp, err := caller.Execute(ctx, s.APIURL+"/hubspot/actions/sms", hubspottest.Execution{
+	resp, err := caller.Execute(ctx, s.APIURL+"/hubspot/actions/"+kind, hubspottest.Execution{
 		CallbackID: callbackID, PortalID: Portal, ActionDefinitionID: 7, WorkflowID: 55, ObjectType: objectType,
 		ObjectID: objectID, Properties: props, Inputs: inputs,
 	})
