@@ -67,6 +67,9 @@ type Options struct {
 	// ExternalWorker: start no worker in the process; the test runs cmd/worker itself with
 	// Stack.Env (fault tests that kill it).
 	ExternalWorker bool
+	// HubSpotRateLimit is the fake HubSpot's budget per portal per 10 s (hubspottest.Fake.RateLimit;
+	// HubSpot's is 110); 0: no limit.
+	HubSpotRateLimit int
 	// Signals tunes the sweeper delivering stored inbound events (defaults: signalbox.Options).
 	Signals signalbox.Options
 }
@@ -112,6 +115,7 @@ func Start(ctx context.Context, tc client.Client, o Options) (s *Stack, err erro
 		return nil, err
 	}
 	s.HubSpot = hubspottest.New("harness-client-id", ClientSecret)
+	s.HubSpot.RateLimit = o.HubSpotRateLimit
 	hsSrv := httptest.NewServer(s.HubSpot)
 	s.HubSpot.URL = hsSrv.URL
 	s.closers = append(s.closers, hsSrv.Close)
