@@ -147,7 +147,7 @@ func (b *bench) phase(ctx context.Context, name string, rate float64, d time.Dur
 		phone := fmt.Sprintf("+3361%07d", contact%10_000_000)
 		props := map[string]string{"mobilephone": phone, "firstname": "Ana"}
 		b.s.HubSpot.SetObject(harness.Portal, "contacts", strconv.FormatInt(contact, 10), props)
-		err := b.ex.Execute(ctx, cb, contact, props, map[string]string{"country": "FR", "sender": "ACME",
+		err := b.ex.Execute(ctx, harness.Portal, cb, contact, props, map[string]string{"country": "FR", "sender": "ACME",
 			"message_type": "transactional", "message": "Hello {{contact.firstname}}, your parcel is on its way.", "wait_for": "delivery"})
 		if err == nil {
 			mu.Lock()

@@ -157,10 +157,10 @@ func NewExecutor(s *harness.Stack) *Executor {
 		HTTP: &http.Client{Transport: tr, Timeout: 30 * time.Second}, MaxAttempts: 1}}
 }
 
-// Execute runs the action for a contact whose properties HubSpot sends along; an answer other
-// than 200 BLOCK is an error.
-func (e *Executor) Execute(ctx context.Context, callbackID string, contactID int64, props, inputs map[string]string) error {
-	resp, err := e.caller.Execute(ctx, e.url, hubspottest.Execution{CallbackID: callbackID, PortalID: harness.Portal,
+// Execute runs the action of a portal for a contact whose properties HubSpot sends along; an
+// answer other than 200 BLOCK is an error.
+func (e *Executor) Execute(ctx context.Context, portalID int64, callbackID string, contactID int64, props, inputs map[string]string) error {
+	resp, err := e.caller.Execute(ctx, e.url, hubspottest.Execution{CallbackID: callbackID, PortalID: portalID,
 		ActionDefinitionID: 7, WorkflowID: 55, ObjectType: "CONTACT", ObjectID: contactID, Properties: props, Inputs: inputs})
 	if err != nil {
 		return err
