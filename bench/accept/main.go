@@ -278,9 +278,9 @@ func summarize(results []phaseResult) {
 			at = r
 		}
 	}
-	fmt.Printf("highest rate kept up with among those tried: %g/s; 80 %% of it: %g/s\n", best, target)
+	fmt.Printf("highest rate kept up with among those tried: %g/s; 80 %% of it: %.3g/s\n", best, target)
 	if at == nil {
-		fmt.Printf("no rate tried at or below %g/s: add one to -rates for the p99 target (≤ 25 ms)\n", target)
+		fmt.Printf("no rate tried at or below %.3g/s: add one to -rates for the p99 target (≤ 25 ms)\n", target)
 		return
 	}
 	p99 := at.latency.Quantile(0.99)
