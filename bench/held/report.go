@@ -134,7 +134,8 @@ func (b *bench) report(ctx context.Context, d drained, trickle openloop.Result) 
 		fmt.Printf("\nhistory of one held, delivered message (%s), %d events:\n", h.typesOf, len(h.types))
 		fmt.Println("  " + strings.Join(runLengths(h.types), ", "))
 	}
-	b.project(rate, callsPerMessage, float64(len(calls))/end.Sub(b.opening).Seconds(), h)
+	accepted := float64(len(calls) - limited) // the calls the budget let through
+	b.project(rate, accepted/float64(max(d.completed, 1)), accepted/end.Sub(b.opening).Seconds(), h)
 	if d.timedOut {
 		return fmt.Errorf("the drain did not finish within -timeout %v", b.o.timeout)
 	}
@@ -155,10 +156,10 @@ func (b *bench) project(rate, callsPerMessage, callsPerSecond float64, h histori
 	budget := float64(b.o.hubspotLimit) / 10
 	if budget > 0 && callsPerMessage > 0 {
 		ceiling := budget / callsPerMessage
-		fmt.Printf("  HubSpot budget ceiling: %.0f calls/s ÷ %.2f calls per message = %.1f messages/s → %v at best\n",
+		fmt.Printf("  HubSpot budget ceiling: %.0f calls/s ÷ %.2f answered calls per message (429s left out) = %.1f messages/s → %v at best\n",
 			budget, callsPerMessage, ceiling, (time.Duration(million/ceiling) * time.Second).Round(time.Minute))
 		used := callsPerSecond / budget
-		fmt.Printf("  HubSpot budget used during the drain: %.1f calls/s of %.0f (%.0f %%)\n", callsPerSecond, budget, 100*used)
+		fmt.Printf("  HubSpot budget used during the drain: %.1f answered calls/s of %.0f (%.0f %%)\n", callsPerSecond, budget, 100*used)
 		if used >= 0.8 {
 			fmt.Println("  limits first: the HubSpot budget (≥ 80 % used): fewer calls per message (batching) is what raises the rate")
 		} else {
@@ -172,7 +173,7 @@ func (b *bench) project(rate, callsPerMessage, callsPerSecond float64, h histori
 	if b.o.n > stickyCacheSize {
 		fmt.Printf("  (this run held more than the cache: the figure per message is diluted by the evicted runs)\n")
 	}
-	fmt.Printf("  history: %.0f million events at the p50 of %d per message; HubSpot calls: %.1f million\n",
+	fmt.Printf("  history: %.0f million events at the p50 of %d per message; HubSpot calls answered: %.1f million\n",
 		float64(h.p50)*million/1e6, h.p50, callsPerMessage*million/1e6)
 }
 
