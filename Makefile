@@ -4,7 +4,7 @@ TEMPORAL_CLI  := v1.5.1
 FUZZTIME      ?= 15s
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: run test build check fuzz bench bench-lifecycle compose-config clean hubspot-project
+.PHONY: run test build check fuzz bench bench-lifecycle bench-held bench-accept compose-config clean hubspot-project
 
 ## run: PostgreSQL, Temporal dev server + Web UI (:8233), API (:8080), worker and simulators; Ctrl-C stops all
 run: build bin/temporal
@@ -48,6 +48,15 @@ bench:
 ## bench-lifecycle: bare workflow vs full SMS lifecycle through the API, one dev server, one run
 bench-lifecycle: build bin/temporal
 	bin/devstack exec -- $(GO) run ./bench/lifecycle $(BENCHFLAGS)
+
+## bench-held: 10,000 messages of one portal held to one window opening, drained against HubSpot's
+## budget (BENCHFLAGS="-n 100000" for the large run; see bench/held for the flags)
+bench-held: build bin/temporal
+	bin/devstack exec -- $(GO) run ./bench/held $(BENCHFLAGS)
+
+## bench-accept: API accept latency at fixed arrival rates (open loop), full lifecycles behind it
+bench-accept: build bin/temporal
+	bin/devstack exec -- $(GO) run ./bench/accept $(BENCHFLAGS)
 
 ## compose-config: validate docker-compose.yml (needs the docker-compose package; no engine needed)
 compose-config:

@@ -134,6 +134,7 @@ func (a *actions) publicURI(r *http.Request) string {
 
 func (a *actions) handle(channel outcome.Channel) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		phases := newPhaseClock()
 		body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxActionBody))
 		if err != nil {
 			c.JSON(http.StatusRequestEntityTooLarge, gin.H{"error": "body too large"})
@@ -144,6 +145,7 @@ func (a *actions) handle(channel outcome.Channel) gin.HandlerFunc {
 			c.JSON(http.StatusUnauthorized, gin.H{"error": "invalid HubSpot signature"})
 			return
 		}
+		phases.done(phaseVerify)
 		var ex actionExecution
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.UseNumber()
@@ -161,6 +163,7 @@ func (a *actions) handle(channel outcome.Channel) gin.HandlerFunc {
 			return
 		}
 		req, err := smsRequest(ex, portalID, a.now())
+		phases.done(phaseValidate)
 		var bad *invalidInput
 		if errors.As(err, &bad) {
 			failContinue(c, bad.code, bad.message)
@@ -169,7 +172,9 @@ func (a *actions) handle(channel outcome.Channel) gin.HandlerFunc {
 		// HubSpot executing a callbackId again (its retries, a replay): once the action was
 		// completed the answer is the outcome it was completed with, never a new BLOCK that nothing
 		// would complete; while the message runs, the same BLOCK and no second workflow.
-		if out, ok := a.previousOutcome(c, req); ok {
+		out, ok := a.previousOutcome(c, req)
+		phases.done(phasePrevious)
+		if ok {
 			a.d.Log.Info("hubspot action repeated after its message ended; answered with its outcome", "portal_id", portalID,
 				"message_id", req.MessageID, "state", out[hubspot.OutputState])
 			c.JSON(http.StatusOK, gin.H{"outputFields": out})
@@ -181,6 +186,7 @@ func (a *actions) handle(channel outcome.Channel) gin.HandlerFunc {
 			}
 		}
 		closed, err := a.start(c.Request.Context(), req)
+		phases.done(phaseStart)
 		if err != nil {
 			a.d.Log.Error("start message workflow", "error", err, "portal_id", portalID, "message_id", req.MessageID,
 				"workflow_id", workflows.SMSWorkflowID(req.MessageID))

@@ -18,6 +18,8 @@ var Registry = prometheus.NewRegistry()
 var (
 	// requestBuckets fit an API answer: milliseconds to a few seconds.
 	requestBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+	// phaseBuckets fit one step of an API answer: a fraction of a millisecond to a second.
+	phaseBuckets = []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1}
 	// holdBuckets fit a hold: minutes (a quota period) to a week (a weekend plus a holiday).
 	holdBuckets = []float64{60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600, 48 * 3600, 72 * 3600, 7 * 24 * 3600}
 )
@@ -86,12 +88,20 @@ var (
 		Help:    "Time the API took to answer, by method, route template and status code.",
 		Buckets: requestBuckets,
 	}, []string{"method", "route", "code"})
+
+	// ActionAcceptPhase is where the answer to a HubSpot action execution spends its time.
+	ActionAcceptPhase = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "smsflow_action_accept_phase_seconds",
+		Help: "Time of each step of accepting a HubSpot action execution: verify (read the body, check the signature), " +
+			"validate (decode, check the inputs), previous (look up an earlier outcome of the callbackId), start (start the message workflow).",
+		Buckets: phaseBuckets,
+	}, []string{"phase"})
 )
 
 func init() {
 	Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		MessageStatuses, Holds, HoldSeconds, BreakerState, HubSpotRequests, HubSpotRateLimited,
-		InboundStored, InboundSignalled, SignalsOwed, HTTPDuration, temporalSeries,
+		InboundStored, InboundSignalled, SignalsOwed, HTTPDuration, ActionAcceptPhase, temporalSeries,
 		CarrierHealth, CarrierTrafficShare, CarrierSlowReports, CarrierErrors, CarrierHealthChanges)
 }
 

@@ -11,22 +11,19 @@ import (
 	"flag"
 	"fmt"
 	"log"
-	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"smsflow/bench/internal/benchstack"
 	"smsflow/internal/harness"
 	"smsflow/outcome"
-	"smsflow/payloadcodec/codectest"
 	"smsflow/workflows"
 )
 
@@ -34,11 +31,11 @@ func main() {
 	n := flag.Int("n", 300, "messages (and bare workflows) per phase")
 	c := flag.Int("c", 30, "concurrent starts")
 	flag.Parse()
-	if os.Getenv("TEMPORAL_ADDRESS") == "" || os.Getenv("DATABASE_URL") == "" {
-		log.Fatal("TEMPORAL_ADDRESS and DATABASE_URL must be set: run through `bin/devstack exec -- go run ./bench/lifecycle`")
+	addrs, err := benchstack.FromEnv()
+	if err != nil {
+		log.Fatal(err)
 	}
-	// The harness's payload key: the stack's worker decodes what this client sends.
-	tc, err := client.Dial(codectest.ClientOptions(client.Options{HostPort: os.Getenv("TEMPORAL_ADDRESS"), Logger: quiet{}}))
+	tc, err := benchstack.Dial(addrs)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -48,7 +45,7 @@ func main() {
 	bareRate, bareEvents := bare(ctx, tc, *n, *c)
 	fmt.Printf("bare workflow (3 trivial activities): %d in all, %.1f workflows/s, %d history events each\n", *n, bareRate, bareEvents)
 
-	full, err := lifecycle(ctx, tc, *n, *c)
+	full, err := lifecycle(ctx, tc, addrs, *n, *c)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -80,7 +77,6 @@ func bare(ctx context.Context, tc client.Client, n, c int) (float64, int) {
 	}
 	defer w.Stop()
 	start := time.Now()
-	var lastID string
 	parallel(n, c, func(i int) {
 		id := fmt.Sprintf("%s-%d", queue, i)
 		run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: queue}, bareWorkflow, "x")
@@ -90,10 +86,9 @@ func bare(ctx context.Context, tc client.Client, n, c int) (float64, int) {
 		if err := run.Get(ctx, nil); err != nil {
 			log.Fatal(err)
 		}
-		lastID = id
 	})
 	rate := float64(n) / time.Since(start).Seconds()
-	return rate, historyLength(ctx, tc, lastID)
+	return rate, historyLength(ctx, tc, fmt.Sprintf("%s-%d", queue, n-1))
 }
 
 type fullResult struct {
@@ -102,13 +97,8 @@ type fullResult struct {
 	p50, p99 time.Duration
 }
 
-func lifecycle(ctx context.Context, tc client.Client, n, c int) (fullResult, error) {
-	dsn, drop, err := freshDatabase(ctx, os.Getenv("DATABASE_URL"))
-	if err != nil {
-		return fullResult{}, err
-	}
-	defer drop()
-	s, err := harness.Start(ctx, tc, harness.Options{DatabaseURL: dsn, TemporalAddress: os.Getenv("TEMPORAL_ADDRESS"),
+func lifecycle(ctx context.Context, tc client.Client, addrs benchstack.Addresses, n, c int) (fullResult, error) {
+	s, err := benchstack.Start(ctx, tc, addrs, 0, harness.Options{
 		TaskQueue: "bench-sms-" + strconv.FormatInt(time.Now().UnixNano(), 36),
 		Settings:  map[string]any{"listen_after": "1s", "delivery_timeout": "1m"}})
 	if err != nil {
@@ -183,42 +173,9 @@ func parallel(n, c int, f func(i int)) {
 }
 
 func historyLength(ctx context.Context, tc client.Client, id string) int {
-	it := tc.GetWorkflowHistory(ctx, id, "", false, 0)
-	n := 0
-	for it.HasNext() {
-		if _, err := it.Next(); err != nil {
-			log.Fatal(err)
-		}
-		n++
-	}
-	return n
-}
-
-// freshDatabase creates an empty database beside DATABASE_URL's and a function dropping it.
-func freshDatabase(ctx context.Context, base string) (string, func(), error) {
-	admin, err := pgx.Connect(ctx, base)
+	events, err := benchstack.History(ctx, tc, id)
 	if err != nil {
-		return "", nil, err
+		log.Fatal(err)
 	}
-	name := "bench_" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		admin.Close(ctx)
-		return "", nil, err
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		return "", nil, err
-	}
-	u.Path = "/" + name
-	return u.String(), func() {
-		_, _ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-		admin.Close(context.Background())
-	}, nil
+	return len(events)
 }
-
-type quiet struct{}
-
-func (quiet) Debug(string, ...any) {}
-func (quiet) Info(string, ...any)  {}
-func (quiet) Warn(string, ...any)  {}
-func (quiet) Error(string, ...any) {}

@@ -67,6 +67,9 @@ type Options struct {
 	// ExternalWorker: start no worker in the process; the test runs cmd/worker itself with
 	// Stack.Env (fault tests that kill it).
 	ExternalWorker bool
+	// HubSpotRateLimit is the fake HubSpot's budget per portal per 10 s (hubspottest.Fake.RateLimit;
+	// HubSpot's is 110); 0: no limit.
+	HubSpotRateLimit int
 	// Signals tunes the sweeper delivering stored inbound events (defaults: signalbox.Options).
 	Signals signalbox.Options
 }
@@ -112,6 +115,7 @@ func Start(ctx context.Context, tc client.Client, o Options) (s *Stack, err erro
 		return nil, err
 	}
 	s.HubSpot = hubspottest.New("harness-client-id", ClientSecret)
+	s.HubSpot.RateLimit = o.HubSpotRateLimit
 	hsSrv := httptest.NewServer(s.HubSpot)
 	s.HubSpot.URL = hsSrv.URL
 	s.closers = append(s.closers, hsSrv.Close)
@@ -161,31 +165,12 @@ func Start(ctx context.Context, tc client.Client, o Options) (s *Stack, err erro
 		return nil, err
 	}
 
-	// The portal is installed: a token in PostgreSQL (encrypted) that the fake knows, with the
-	// scopes of an install that granted timeline events, and our properties created on its records.
-	tokens, err := store.NewTokens(s.DB, key)
-	if err != nil {
-		return nil, err
-	}
-	if err = tokens.Save(ctx, store.Token{PortalID: Portal, Kind: "private_app", AccessToken: accessToken, Scopes: harnessScopes}); err != nil {
-		return nil, err
-	}
-	s.HubSpot.AddToken(Portal, accessToken, 24*time.Hour)
-	if err = hubspot.NewClient(s.HubSpot.URL, hubspot.StaticTokens{Portal: accessToken}).EnsureProperties(ctx, Portal); err != nil {
-		return nil, err
-	}
 	settings := o.Settings
 	if settings == nil {
 		settings = map[string]any{"listen_after": "2s", "delivery_timeout": "1m"}
 	}
-	if err = s.DB.SetPortalSettings(ctx, Portal, settings); err != nil {
+	if err = s.InstallPortal(ctx, Portal, settings); err != nil {
 		return nil, err
-	}
-	// The senders the tests and the benchmark send from are the portal's.
-	for _, sender := range Senders {
-		if err = s.DB.AddSender(ctx, Portal, sender, false, store.SenderManual); err != nil {
-			return nil, err
-		}
 	}
 
 	// As cmd/worker and cmd/api: a portal disconnected at a token refresh has its running messages
@@ -229,6 +214,36 @@ func Start(ctx context.Context, tc client.Client, o Options) (s *Stack, err erro
 	go func() { _ = srv.Serve(ln) }()
 	s.closers = append(s.closers, func() { _ = srv.Close() })
 	return s, nil
+}
+
+// InstallPortal installs the app on a portal as Start does on Portal: a token in PostgreSQL
+// (encrypted) that the fake knows, with the scopes of an install that granted timeline events, our
+// properties created on its records, its settings, and the Senders as its own.
+func (s *Stack) InstallPortal(ctx context.Context, portalID int64, settings map[string]any) error {
+	tokens, err := store.NewTokens(s.DB, s.Env["TOKEN_ENCRYPTION_KEY"])
+	if err != nil {
+		return err
+	}
+	token := accessToken
+	if portalID != Portal {
+		token += "-" + strconv.FormatInt(portalID, 10)
+	}
+	if err = tokens.Save(ctx, store.Token{PortalID: portalID, Kind: "private_app", AccessToken: token, Scopes: harnessScopes}); err != nil {
+		return err
+	}
+	s.HubSpot.AddToken(portalID, token, 24*time.Hour)
+	if err = hubspot.NewClient(s.HubSpot.URL, hubspot.StaticTokens{portalID: token}).EnsureProperties(ctx, portalID); err != nil {
+		return err
+	}
+	if err = s.DB.SetPortalSettings(ctx, portalID, settings); err != nil {
+		return err
+	}
+	for _, sender := range Senders {
+		if err = s.DB.AddSender(ctx, portalID, sender, false, store.SenderManual); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // harnessScopes are the OAuth scopes the harness's portal granted.
