@@ -25,12 +25,15 @@ var (
 )
 
 // completeOptions drive the HubSpot action's completion, a regular activity visible as pending in
-// the Web UI: HubSpot's rate limits set the wait before the next attempt (a DAILY one waits for
-// the portal's reset, hence two days), other failures back off up to ten minutes.
+// the Web UI. The activity queues the completion and stays pending until the HubSpot outbox
+// sender has made it in a batch, so an attempt may last as long as a backlog of completions takes
+// to drain (minutes at 200,000); a retried attempt only hands over its task token. HubSpot's rate
+// limits set the wait before the next attempt (a DAILY one waits for the portal's reset, hence
+// two days), other failures back off up to a minute.
 var completeOptions = workflow.ActivityOptions{
-	StartToCloseTimeout:    30 * time.Second,
+	StartToCloseTimeout:    10 * time.Minute,
 	ScheduleToCloseTimeout: 48 * time.Hour,
-	RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Minute},
+	RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
 }
 
 // endingWithin bounds each step that ends a failed or cancelled lifecycle: a broken dependency
