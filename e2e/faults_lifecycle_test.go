@@ -121,7 +121,7 @@ func TestFailingHubSpotAndCancelledWorkflow(t *testing.T) {
 // the workflow's timers and the activity retries run on the real clock.
 func TestMarketingNotSentAfterTheWindowCloses(t *testing.T) {
 	const speed = 1200
-	s := newStack(t, stackOptions{parisNow: time.Date(2026, 11, 30, 21, 40, 0, 0, paris), clockSpeed: speed}) // a Monday
+	s := newStack(t, stackOptions{parisNow: time.Date(2026, 11, 30, 21, 0, 0, 0, paris), clockSpeed: speed}) // a Monday
 	contact(s, "924", "+33612345684")
 	closes := time.Date(2026, 11, 30, 22, 0, 0, 0, paris)
 	opens := time.Date(2026, 12, 1, 8, 0, 0, 0, paris)

@@ -184,9 +184,12 @@ func (s *stack) synced() {
 		_ = s.db.Pool.QueryRow(context.Background(), `SELECT count(*), count(*) FILTER (WHERE claim_id IS NOT NULL),
 			coalesce(min(next_attempt_at - now())::text, ''), coalesce(string_agg(DISTINCT last_error, ' | '), '')
 			FROM hubspot_outbox WHERE done_at IS NULL AND dead_at IS NULL`).Scan(&rows, &claimed, &due, &errs)
-		_ = s.db.Pool.QueryRow(context.Background(), `SELECT coalesce(string_agg(portal_id || ' ' || coalesce(lease_owner, '') || ' until ' ||
-			coalesce((lease_until - now())::text, '') || ' paused ' || coalesce((paused_until - now())::text, ''), '; '), '')
-			FROM hubspot_outbox_portals`).Scan(&lease)
+		if err := s.db.Pool.QueryRow(context.Background(), `SELECT coalesce(string_agg(portal_id || ' ' || coalesce(lease_owner, '') || ' until ' ||
+			lease_until::text || ' paused ' || paused_until::text || ' ' ||
+			coalesce(pause_reason, ''), '; '), '')
+			FROM hubspot_outbox_portals`).Scan(&lease); err != nil {
+			lease = "(unreadable: " + err.Error() + ")"
+		}
 		s.t.Fatalf("%v: %d rows pending (%d claimed), first due in %s, errors %q; portals: %s", err, rows, claimed, due, errs, lease)
 	}
 }

@@ -54,7 +54,7 @@ func (s *Sender) runCompletions(ctx context.Context) {
 // completeOnce makes one pass over the portals with due completions, Concurrency at a time, and
 // returns how many completions ended.
 func (s *Sender) completeOnce(ctx context.Context) (int, error) {
-	portals, err := s.Store.CompletionPortals(ctx, s.now(), portalsPerPass)
+	portals, err := s.Store.CompletionPortals(ctx, s.now(), s.Owner, portalsPerPass)
 	if err != nil {
 		return 0, err
 	}

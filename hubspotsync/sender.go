@@ -215,12 +215,12 @@ const portalsPerPass = 100
 // duePortals lists the portals of the next pass: those after the last pass's, then from the
 // start, so that with more portals than a pass takes every one gets its turn.
 func (s *Sender) duePortals(ctx context.Context) ([]int64, error) {
-	portals, err := s.Store.OutboxPortals(ctx, s.now(), s.cursor.Load(), portalsPerPass)
+	portals, err := s.Store.OutboxPortals(ctx, s.now(), s.Owner, s.cursor.Load(), portalsPerPass)
 	if err != nil {
 		return nil, err
 	}
 	if len(portals) < portalsPerPass && s.cursor.Load() != math.MinInt64 {
-		more, err := s.Store.OutboxPortals(ctx, s.now(), math.MinInt64, portalsPerPass-len(portals))
+		more, err := s.Store.OutboxPortals(ctx, s.now(), s.Owner, math.MinInt64, portalsPerPass-len(portals))
 		if err != nil {
 			return nil, err
 		}

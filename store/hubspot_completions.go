@@ -78,13 +78,14 @@ type CompletionRow struct {
 }
 
 // CompletionPortals lists up to limit portals with due completions whose completions no other
-// sender holds at now.
-func (s *Store) CompletionPortals(ctx context.Context, now time.Time, limit int) ([]int64, error) {
+// sender than owner holds at now (owner's own lease, left when a release failed, does not keep
+// it out).
+func (s *Store) CompletionPortals(ctx context.Context, now time.Time, owner string, limit int) ([]int64, error) {
 	rows, _ := s.Pool.Query(ctx, `SELECT c.portal_id FROM (
 		SELECT DISTINCT portal_id FROM hubspot_completions WHERE state = 'pending' AND next_attempt_at <= $1) c
 	LEFT JOIN hubspot_outbox_portals l USING (portal_id)
-	WHERE coalesce(l.completion_lease_until, '-infinity') <= $1
-	ORDER BY c.portal_id LIMIT $2`, now, limit)
+	WHERE (coalesce(l.completion_lease_until, '-infinity') <= $1 OR l.completion_owner = $3)
+	ORDER BY c.portal_id LIMIT $2`, now, limit, owner)
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
 		return nil, fmt.Errorf("store: completion portals: %w", err)

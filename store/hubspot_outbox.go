@@ -71,9 +71,10 @@ func enqueue(ctx context.Context, db querier, it OutboxItem) error {
 }
 
 // OutboxPortals lists up to limit portals above `after`, in id order, that have due rows and are
-// neither paused nor leased at now. It walks the pending index one portal at a time, so a backlog
+// neither paused nor leased at now by another sender than owner (owner's own lease, left when a
+// release failed with the database away, must not keep it out until the lease expires). It walks the pending index one portal at a time, so a backlog
 // of many rows in few portals costs a few index probes, not a scan.
-func (s *Store) OutboxPortals(ctx context.Context, now time.Time, after int64, limit int) ([]int64, error) {
+func (s *Store) OutboxPortals(ctx context.Context, now time.Time, owner string, after int64, limit int) ([]int64, error) {
 	rows, _ := s.Pool.Query(ctx, `WITH RECURSIVE p AS (
 		(SELECT portal_id FROM hubspot_outbox WHERE done_at IS NULL AND dead_at IS NULL AND portal_id > $3 ORDER BY portal_id LIMIT 1)
 		UNION ALL
@@ -81,10 +82,11 @@ func (s *Store) OutboxPortals(ctx context.Context, now time.Time, after int64, l
 			ORDER BY o.portal_id LIMIT 1) FROM p WHERE p.portal_id IS NOT NULL
 	)
 	SELECT p.portal_id FROM p LEFT JOIN hubspot_outbox_portals l USING (portal_id)
-	WHERE p.portal_id IS NOT NULL AND coalesce(l.paused_until, '-infinity') <= $1 AND coalesce(l.lease_until, '-infinity') <= $1
+	WHERE p.portal_id IS NOT NULL AND coalesce(l.paused_until, '-infinity') <= $1
+	AND (coalesce(l.lease_until, '-infinity') <= $1 OR l.lease_owner = $4)
 	AND EXISTS (SELECT 1 FROM hubspot_outbox o WHERE o.portal_id = p.portal_id AND o.done_at IS NULL AND o.dead_at IS NULL
 		AND o.next_attempt_at <= $1)
-	LIMIT $2`, now, limit, after)
+	LIMIT $2`, now, limit, after, owner)
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
 		return nil, fmt.Errorf("store: outbox portals: %w", err)
