@@ -25,6 +25,12 @@ type ActivityCompleter interface {
 // completionsPerPass bounds the batches of one portal's completions in one pass.
 const completionsPerPass = 10
 
+// completionClaim is how long claimed completions stay with their pass: a batch call and its
+// bookkeeping, with margin. Short, because a pass that cannot finish (the database away, the
+// process gone) must not hold an action's completion for long; should a slow pass outlive it,
+// another completes the same callbacks again, which HubSpot answers as already completed.
+const completionClaim = 30 * time.Second
+
 // runCompletions completes HubSpot actions until ctx ends: a pass, then another at once while
 // there was work, or after CompletionPoll.
 func (s *Sender) runCompletions(ctx context.Context) {
@@ -103,7 +109,7 @@ func (s *Sender) completePortal(ctx context.Context, portal int64) (int, error) 
 			}
 		}
 		claim := uuid.NewString()
-		rows, err := s.Store.ClaimCompletions(ctx, portal, claim, s.now(), s.Lease, hubspot.MaxBatchInputs)
+		rows, err := s.Store.ClaimCompletions(ctx, portal, claim, s.now(), completionClaim, hubspot.MaxBatchInputs)
 		if err != nil || len(rows) == 0 {
 			return ended, err
 		}

@@ -26,12 +26,13 @@ var (
 
 // completeOptions drive the HubSpot action's completion, a regular activity visible as pending in
 // the Web UI. The activity queues the completion and stays pending until the HubSpot outbox
-// sender has made it in a batch, so an attempt may last as long as a backlog of completions takes
-// to drain (minutes at 200,000); a retried attempt only hands over its task token. HubSpot's rate
+// sender has made it in a batch and completes it; an attempt that times out (a backlog of
+// completions draining, a sender stopped mid-pass) is retried within a minute and only hands over
+// its task token, or returns at once when the completion was made meanwhile. HubSpot's rate
 // limits set the wait before the next attempt (a DAILY one waits for the portal's reset, hence
-// two days), other failures back off up to a minute.
+// two days).
 var completeOptions = workflow.ActivityOptions{
-	StartToCloseTimeout:    10 * time.Minute,
+	StartToCloseTimeout:    30 * time.Second,
 	ScheduleToCloseTimeout: 48 * time.Hour,
 	RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
 }

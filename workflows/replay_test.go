@@ -16,8 +16,8 @@ import (
 // end-to-end tests (SMSFLOW_RECORD_HISTORIES=1 make test, or see the README) into
 // testdata/histories, must replay on the current code: a change to the command sequence that is
 // not versioned fails here. The runs of earlier versions stay in a folder per version
-// (testdata/histories/first: versionFirst) and must keep replaying too — running workflows of
-// those versions still exist.
+// (testdata/histories/first: versionFirst; guarantees: versionGuarantees) and must keep replaying
+// too — running workflows of those versions still exist.
 var recordedPaths = []string{
 	"delivered", "not_delivered", "held_then_sent", "stop_during_hold", "clicked", "reply",
 	"quota_exceeded", "invalid_number", "breaker_recovered",
@@ -41,7 +41,7 @@ func newReplayer(t *testing.T) worker.WorkflowReplayer {
 }
 
 // earlierVersions are the folders of recorded runs of earlier versions.
-var earlierVersions = []string{"first"}
+var earlierVersions = []string{"first", "guarantees"}
 
 func TestReplayRecordedHistories(t *testing.T) {
 	dir := filepath.Join("testdata", "histories")

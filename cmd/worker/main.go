@@ -29,6 +29,10 @@ import (
 // owedSampleInterval is how often the outbox-lag gauge counts the owed signals.
 const owedSampleInterval = 15 * time.Second
 
+// senderStopTimeout bounds how long a stopping worker waits for the HubSpot sender's pass (one
+// batch call and its bookkeeping).
+const senderStopTimeout = 15 * time.Second
+
 func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("service", "worker")
 	if err := run(logger); err != nil {
@@ -76,7 +80,17 @@ func run(logger *slog.Logger) error {
 	}
 	// It completes the HubSpot actions in batches, then the CompleteAction activities waiting on them.
 	sender.Temporal = tc
-	go func() { _ = sender.Run(ctx) }()
+	senderDone := make(chan struct{})
+	go func() { defer close(senderDone); _ = sender.Run(ctx) }()
+	// On the way out (last), the sender ends its pass: its claimed rows and leases go back, and
+	// the activities of the completions it made are completed, instead of waiting for the lease.
+	defer func() {
+		select {
+		case <-senderDone:
+		case <-time.After(senderStopTimeout):
+			logger.Warn("hubspot outbox sender still running at exit; its leases expire by themselves")
+		}
+	}()
 	// On SIGTERM the worker stops polling and lets running activities finish for
 	// WorkerStopTimeout before cancelling them: an in-flight carrier call ends with its answer.
 	w, err := workflows.NewWorker(ctx, tc, cfg.TemporalNamespace, cfg.TemporalTaskQueue, workerOptions(cfg), acts)
