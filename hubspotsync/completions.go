@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -64,29 +63,7 @@ func (s *Sender) completeOnce(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		ended int
-		errs  []error
-	)
-	slots := make(chan struct{}, s.Concurrency)
-	for _, portal := range portals {
-		slots <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-slots; wg.Done() }()
-			n, err := s.completePortal(ctx, portal)
-			mu.Lock()
-			defer mu.Unlock()
-			ended += n
-			if err != nil {
-				errs = append(errs, fmt.Errorf("portal %d: %w", portal, err))
-			}
-		}()
-	}
-	wg.Wait()
-	return ended, errors.Join(errs...)
+	return s.eachPortal(ctx, portals, s.completePortal)
 }
 
 // completePortal completes a portal's due actions, in batches of up to 100, while it holds the

@@ -181,6 +181,12 @@ func (s *Sender) deliverOnce(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	return s.eachPortal(ctx, portals, s.deliverPortal)
+}
+
+// eachPortal runs do for each portal, Concurrency at a time, and returns how many rows they
+// finished and their errors.
+func (s *Sender) eachPortal(ctx context.Context, portals []int64, do func(context.Context, int64) (int, error)) (int, error) {
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
@@ -193,7 +199,7 @@ func (s *Sender) deliverOnce(ctx context.Context) (int, error) {
 		wg.Add(1)
 		go func() {
 			defer func() { <-slots; wg.Done() }()
-			n, err := s.deliverPortal(ctx, portal)
+			n, err := do(ctx, portal)
 			mu.Lock()
 			defer mu.Unlock()
 			finished += n
