@@ -31,7 +31,8 @@ const completionsPerPass = 10
 const completionClaim = 30 * time.Second
 
 // runCompletions completes HubSpot actions until ctx ends: a pass, then another at once while
-// there was work, or after CompletionPoll.
+// passes take full batches, else after CompletionPoll, so that completions reached one by one
+// gather into batches (a second at most of the action's wait, against a call each).
 func (s *Sender) runCompletions(ctx context.Context) {
 	wait := s.CompletionPoll
 	for {
@@ -42,7 +43,7 @@ func (s *Sender) runCompletions(ctx context.Context) {
 		case err != nil:
 			s.Log.Warn("hubspot completion pass failed", "error", err, "retry_in", wait)
 			wait = min(2*wait, 5*time.Second)
-		case n > 0:
+		case n >= hubspot.MaxBatchInputs:
 			wait = s.CompletionPoll
 			continue
 		default:

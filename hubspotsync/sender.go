@@ -37,7 +37,8 @@ type Sender struct {
 
 	// Owner names this sender in the portal leases (default: a random id).
 	Owner string
-	// PollInterval is the wait between passes that found nothing to do (default 500 ms).
+	// PollInterval is the wait after a pass that took less than a full batch (default 1 s): the
+	// time rows have to gather into a batch.
 	PollInterval time.Duration
 	// ClaimSize is how many rows of a portal are taken at once (default 1,000: ten full batches
 	// when timeline and properties rows come in pairs).
@@ -59,8 +60,9 @@ type Sender struct {
 	// Temporal completes the CompleteAction activities left pending on a completion (nil: their
 	// next attempts find their completions ended).
 	Temporal ActivityCompleter
-	// CompletionPoll is the wait between completion passes that found nothing to do (default
-	// 200 ms): an action is completed within about that of its outcome.
+	// CompletionPoll is the wait after a completion pass that took less than a full batch
+	// (default 1 s): an action is completed within about that of its outcome, and completions
+	// reached meanwhile share its call.
 	CompletionPoll time.Duration
 	// CompletionMaxAge is how long a completion is retried after 5xx and broken connections
 	// (default 72 h, past the activity's own two days).
@@ -101,12 +103,12 @@ func (s *Sender) defaults() {
 				*d = v
 			}
 		}
-		def(&s.PollInterval, 500*time.Millisecond)
+		def(&s.PollInterval, time.Second)
 		def(&s.Lease, 5*time.Minute)
 		def(&s.RetryBase, 5*time.Second)
 		def(&s.RetryMax, time.Hour)
 		def(&s.Retention, 48*time.Hour)
-		def(&s.CompletionPoll, 200*time.Millisecond)
+		def(&s.CompletionPoll, time.Second)
 		def(&s.CompletionMaxAge, 72*time.Hour)
 		if s.ClaimSize <= 0 {
 			s.ClaimSize = 10 * hubspot.MaxBatchInputs
@@ -127,8 +129,10 @@ func (s *Sender) now() time.Time {
 	return time.Now()
 }
 
-// Run delivers the outbox until ctx ends: a pass, then another at once while there was work, or
-// after PollInterval when there was none. Finished rows past the retention are purged on the way.
+// Run delivers the outbox until ctx ends: a pass, then another at once while passes take full
+// batches (a backlog), else after PollInterval, so that rows arriving one by one gather into
+// batches instead of costing a HubSpot call each. Finished rows past the retention are purged on
+// the way.
 func (s *Sender) Run(ctx context.Context) error {
 	s.defaults()
 	s.Log.Info("hubspot outbox sender started", "owner", s.Owner)
@@ -146,7 +150,7 @@ func (s *Sender) Run(ctx context.Context) error {
 			// backlog moves again within seconds of the database coming back.
 			s.Log.Warn("hubspot outbox pass failed", "error", err, "retry_in", wait)
 			wait = min(2*wait, 5*time.Second)
-		case n > 0:
+		case n >= hubspot.MaxBatchInputs:
 			wait = s.PollInterval
 			s.purge(ctx)
 			continue

@@ -88,8 +88,8 @@ func run(ctx context.Context, o options) error {
 	defer tc.Close()
 	s, err := benchstack.Start(ctx, tc, addrs, o.pool, harness.Options{
 		TaskQueue:        "bench-accept-" + strconv.FormatInt(time.Now().UnixNano(), 36),
-		HubSpotRateLimit: o.hubspotLimit,
-		Settings:         map[string]any{"listen_after": o.listenAfter.String(), "delivery_timeout": "1m"}})
+		HubSpotRateLimit: o.hubspotLimit, ProductionSender: true,
+		Settings: map[string]any{"listen_after": o.listenAfter.String(), "delivery_timeout": "1m"}})
 	if err != nil {
 		return err
 	}

@@ -119,7 +119,7 @@ func run(ctx context.Context, o options) error {
 	for k, v := range o.settings {
 		settings[k] = v
 	}
-	s, err := benchstack.Start(ctx, tc, addrs, o.pool, harness.Options{TaskQueue: queue, HubSpotRateLimit: o.hubspotLimit,
+	s, err := benchstack.Start(ctx, tc, addrs, o.pool, harness.Options{TaskQueue: queue, HubSpotRateLimit: o.hubspotLimit, ProductionSender: true,
 		Settings: settings, Env: o.env, ComplianceClock: activities.ComplianceClock{Shift: parisOpening.Sub(opening)}})
 	if err != nil {
 		return err

@@ -70,6 +70,9 @@ type Options struct {
 	// HubSpotRateLimit is the fake HubSpot's budget per portal per 10 s (hubspottest.Fake.RateLimit;
 	// HubSpot's is 110); 0: no limit.
 	HubSpotRateLimit int
+	// ProductionSender runs the HubSpot outbox sender on its own poll intervals, as a worker does
+	// (the benchmarks); false: every 20 ms, so that tests see the writes soon.
+	ProductionSender bool
 	// Signals tunes the sweeper delivering stored inbound events (defaults: signalbox.Options).
 	Signals signalbox.Options
 }
@@ -77,6 +80,8 @@ type Options struct {
 // Stack is a running smsflow.
 type Stack struct {
 	Config config.Config
+	// productionSender: Options.ProductionSender.
+	productionSender bool
 	// Env is the environment Config was read from: a worker process started with it (and
 	// SMSFLOW_ENV=development: the harness's secrets are published ones) joins this stack.
 	Env     map[string]string
@@ -116,6 +121,7 @@ func Start(ctx context.Context, tc client.Client, o Options) (s *Stack, err erro
 	}
 	s.HubSpot = hubspottest.New("harness-client-id", ClientSecret)
 	s.HubSpot.RateLimit = o.HubSpotRateLimit
+	s.productionSender = o.ProductionSender
 	hsSrv := httptest.NewServer(s.HubSpot)
 	s.HubSpot.URL = hsSrv.URL
 	s.closers = append(s.closers, hsSrv.Close)
@@ -258,7 +264,9 @@ func (s *Stack) startSender(log *slog.Logger, tc client.Client) error {
 	}
 	// It completes the CompleteAction activities it made the HubSpot completions of.
 	sender.Temporal = tc
-	sender.PollInterval, sender.CompletionPoll = 20*time.Millisecond, 20*time.Millisecond
+	if !s.productionSender {
+		sender.PollInterval, sender.CompletionPoll = 20*time.Millisecond, 20*time.Millisecond
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = sender.Run(ctx) }()
