@@ -24,8 +24,8 @@ type ActivityCompleter interface {
 // completionsPerPass bounds the batches of one portal's completions in one pass.
 const completionsPerPass = 10
 
-// completionClaim is how long claimed completions stay with their pass: a batch call and its
-// bookkeeping, with margin. Short, because a pass that cannot finish (the database away, the
+// completionClaim is how long claimed completions, and the lease of a portal's completions, stay
+// with their pass: a batch call and its bookkeeping, with margin. Short, because a pass that cannot finish (the database away, the
 // process gone) must not hold an action's completion for long; should a slow pass outlive it,
 // another completes the same callbacks again, which HubSpot answers as already completed.
 const completionClaim = 30 * time.Second
@@ -70,7 +70,7 @@ func (s *Sender) completeOnce(ctx context.Context) (int, error) {
 // completePortal completes a portal's due actions, in batches of up to 100, while it holds the
 // lease of the portal's completions.
 func (s *Sender) completePortal(ctx context.Context, portal int64) (int, error) {
-	ok, err := s.Store.LeaseCompletions(ctx, portal, s.Owner, s.now(), s.Lease)
+	ok, err := s.Store.LeaseCompletions(ctx, portal, s.Owner, s.now(), completionClaim)
 	if err != nil || !ok {
 		return 0, err
 	}
@@ -82,7 +82,7 @@ func (s *Sender) completePortal(ctx context.Context, portal int64) (int, error) 
 	ended := 0
 	for batch := 0; batch < completionsPerPass && ctx.Err() == nil; batch++ {
 		if batch > 0 {
-			if ok, err := s.Store.LeaseCompletions(ctx, portal, s.Owner, s.now(), s.Lease); err != nil || !ok {
+			if ok, err := s.Store.LeaseCompletions(ctx, portal, s.Owner, s.now(), completionClaim); err != nil || !ok {
 				return ended, err
 			}
 		}
