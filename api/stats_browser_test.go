@@ -3,13 +3,14 @@ package api_test
 import (
 	"context"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"smsflow/internal/testenv"
 )
 
 // chromiumPath finds the system's Chromium. In CI it must be there (.ci/run installs the Debian
@@ -21,10 +22,7 @@ func chromiumPath(t *testing.T) string {
 			return p
 		}
 	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("Chromium is missing: .ci/run installs it (apt-get install chromium)")
-	}
-	t.Skip("Chromium is not installed (apt-get install chromium); the statistics page is not checked in a browser")
+	testenv.Missing(t, "Chromium is missing (.ci/run installs it: apt-get install chromium); the statistics page is not checked in a browser")
 	return ""
 }
 

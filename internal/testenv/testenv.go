@@ -29,12 +29,18 @@ func Require(t testing.TB, variable string) string {
 	if v != "" {
 		return v
 	}
-	msg := fmt.Sprintf("%s is not set: run the tests with `make test`, which starts PostgreSQL and the Temporal dev server", variable)
+	Missing(t, fmt.Sprintf("%s is not set: run the tests with `make test`, which starts PostgreSQL and the Temporal dev server", variable))
+	return ""
+}
+
+// Missing ends a test whose service or tool is missing: it fails in CI (CI=true), where
+// everything a test needs is installed, and skips elsewhere.
+func Missing(t testing.TB, msg string) {
+	t.Helper()
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg)
 	}
 	t.Skip(msg)
-	return ""
 }
 
 // Database creates an empty database on the server of DATABASE_URL, drops it when the test ends,
